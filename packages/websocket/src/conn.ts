@@ -1,0 +1,1237 @@
+/**
+ * The WebSocket connection (gorilla's `Conn`), for both roles.
+ *
+ * @module
+ */
+
+import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex, Readable, Writable } from 'node:stream';
+import type { BufferPool } from './buffer-pool.js';
+import { formatCloseMessage, parseClosePayload } from './close.js';
+import {
+  BinaryMessage,
+  CLOSE_TCP_TIMEOUT,
+  CloseAbnormalClosure,
+  CloseGoingAway,
+  CloseInternalServerErr,
+  CloseInvalidFramePayloadData,
+  CloseMessage,
+  CloseNoStatusReceived,
+  CloseNormalClosure,
+  ClosePolicyViolation,
+  CONTROL_WRITE_WAIT,
+  DEFAULT_READ_BUFFER_SIZE,
+  DEFAULT_READ_LIMIT,
+  DEFAULT_WRITE_BUFFER_SIZE,
+  MAX_CONTROL_PAYLOAD,
+  MAX_MESSAGE_FRAGMENTS,
+  OPCODE_CONTINUATION,
+  PingMessage,
+  PongMessage,
+  TextMessage,
+  type DataMessageType,
+  type MessageType,
+} from './constants.js';
+import {
+  CloseError,
+  CloseSentError,
+  isCloseError,
+  ProtocolError,
+  ReadLimitError,
+  TimeoutError,
+} from './errors.js';
+import { FrameReader, type FrameHandler } from './frame-reader.js';
+import { FrameWriter } from './frame-writer.js';
+import { MessageReader } from './message-reader.js';
+import { MessageWriter, type FragmentSink } from './message-writer.js';
+import type { PreparedMessage } from './prepared.js';
+import { Utf8Validator } from './utf8.js';
+
+/** A data message read from the peer. */
+export interface Message {
+  /** {@link TextMessage} or {@link BinaryMessage}. */
+  type: DataMessageType;
+  /** The payload (text messages: valid UTF-8). */
+  data: Buffer;
+}
+
+/** A data message being read as a stream, from {@link Conn.nextReader}. */
+export interface MessageStream {
+  /** {@link TextMessage} or {@link BinaryMessage}. */
+  type: DataMessageType;
+  /** The payload, streamed as frames arrive; ends with the message. */
+  reader: Readable;
+}
+
+/** Handles a received ping or pong; a throw or rejection fails the read side with that error. */
+export type ControlHandler = (data: Buffer) => void | Promise<void>;
+/** Handles a received close frame; a throw or rejection fails the read side with that error. */
+export type CloseHandler = (code: number, text: string) => void | Promise<void>;
+/** Data accepted by the write methods: bytes, or a string sent as UTF-8. */
+export type MessageData = Buffer | Uint8Array | string;
+/** A deadline: a `Date`, epoch milliseconds, or `null` for none. */
+export type Deadline = Date | number | null;
+
+/**
+ * How a connection was negotiated. Built by the {@link Upgrader} and the {@link Dialer}.
+ *
+ * @internal
+ */
+export interface ConnOptions {
+  isServer: boolean;
+  subprotocol?: string;
+  extensions?: string;
+  readBufferSize?: number;
+  writeBufferSize?: number;
+  writeBufferPool?: BufferPool;
+  readLimit?: number;
+  /** Bytes read past the handshake, which start the frame stream. */
+  head?: Buffer;
+}
+
+// A message that has started to arrive.
+class Incoming {
+  readonly type: DataMessageType;
+  chunks: Buffer[] = [];
+  length = 0; // bytes held in chunks
+  size = 0; // payload bytes received in all
+  done = false;
+  reader: MessageReader | null = null;
+  discarded = false;
+
+  constructor(type: DataMessageType) {
+    this.type = type;
+  }
+}
+
+interface ReadWaiter {
+  stream: boolean;
+  resolve(value: Message | MessageStream): void;
+  reject(err: Error): void;
+}
+
+interface WriteTask {
+  control: boolean;
+  run(): void;
+  fail(err: Error): void;
+}
+
+const EMPTY = Buffer.alloc(0);
+const RESOLVED = Promise.resolve();
+// Unread messages buffered before the socket is paused, whatever their size.
+const MAX_QUEUED_MESSAGES = 1024;
+// A message held as more than this many pieces has its small pieces merged.
+const COMPACT_AT = 1024;
+const SMALL_PIECE = 16 * 1024;
+
+function toMillis(deadline: Date | number): number {
+  return typeof deadline === 'number' ? deadline : deadline.getTime();
+}
+
+function toBuffer(data: MessageData): Buffer {
+  if (typeof data === 'string') return Buffer.from(data, 'utf8');
+  if (Buffer.isBuffer(data)) return data;
+  return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+}
+
+function isDataType(type: number): type is DataMessageType {
+  return type === TextMessage || type === BinaryMessage;
+}
+
+function isControlType(type: number): boolean {
+  return type === CloseMessage || type === PingMessage || type === PongMessage;
+}
+
+/**
+ * Conn is a WebSocket connection: the `Upgrader` returns one on the server side, the `Dialer`
+ * on the client side. Gorilla: `Conn`.
+ *
+ * Reading: {@link Conn.readMessage} returns whole messages, {@link Conn.nextReader} streams one;
+ * `for await (const { type, data } of conn)` iterates messages. The connection reads from the
+ * socket only while the application keeps up: once `readBufferSize` bytes (or 1,024 messages)
+ * wait unread, it stops reading until the application reads. Control frames are handled as they
+ * are parsed (ping answered with pong, close answered with close), so an application that stops
+ * reading stops answering pings: the application must read (gorilla's "read is required").
+ *
+ * Writing: {@link Conn.writeMessage}, {@link Conn.nextWriter}, {@link Conn.writeControl},
+ * {@link Conn.writePreparedMessage}. Writes may be called concurrently: they go out in call
+ * order, except that control frames pass a data message being streamed by `nextWriter`. A write
+ * resolves when the socket has taken the bytes within its high-water mark, so awaiting writes
+ * applies backpressure. Buffers passed to writes must not change until their promise resolves.
+ *
+ * Errors are permanent per direction: once a read fails, every later read fails the same way
+ * (after the messages that arrived before the failure); likewise for writes.
+ */
+export class Conn implements AsyncIterable<Message> {
+  readonly #socket: Duplex;
+  readonly #isServer: boolean;
+  readonly #subprotocol: string;
+  readonly #extensions: string;
+
+  // Read fields.
+  readonly #reader: FrameReader;
+  readonly #readBufferSize: number;
+  #readLimit: number;
+  #current: Incoming | null = null; // the message whose frames are arriving
+  #currentLimit = 0; // the read limit when #current started
+  #fragments = 0; // frames of #current so far
+  readonly #utf8 = new Utf8Validator();
+  #validating = false; // #current is text
+  readonly #queue: Incoming[] = []; // messages not handed out yet, oldest first
+  #unreadBytes = 0; // bytes held in #queue
+  readonly #waiters: ReadWaiter[] = [];
+  #streaming: Incoming | null = null; // the message behind the last nextReader stream
+  #readerFull = false; // that stream's buffer is full
+  #socketPaused = false;
+  #readError: Error | null = null; // final: reported once #queue is drained
+  #readDeadline: number | null = null;
+  #readTimer: NodeJS.Timeout | null = null;
+  #readTimerAt = 0;
+  #pingHandler: ControlHandler | null = null;
+  #pongHandler: ControlHandler | null = null;
+  #closeHandler: CloseHandler | null = null;
+
+  // Write fields.
+  readonly #writer: FrameWriter;
+  readonly #tasks: WriteTask[] = []; // writes waiting for an open message writer
+  #openWriter: MessageWriter | null = null;
+  #openWriterType: DataMessageType = TextMessage;
+  #openWriterStarted = false;
+  #writeError: Error | null = null;
+  #writeDeadline: number | null = null;
+  #writeTimer: NodeJS.Timeout | null = null;
+  #writeTimerAt = 0;
+  #compressWrites = true;
+  #compressionLevel = 1;
+
+  // Closing.
+  #closeSent = false;
+  #closeReceived = false;
+  #draining = false; // closeGracefully is waiting for the peer's close frame
+  #socketClosed = false;
+  #closeTimer: NodeJS.Timeout | null = null;
+  readonly #closedPromise: Promise<void>;
+  #resolveClosed!: () => void;
+
+  /**
+   * Wraps an upgraded socket. Applications get connections from {@link Upgrader.upgrade} and
+   * {@link Dialer.dial} rather than constructing them.
+   *
+   * @internal
+   */
+  constructor(socket: Duplex, options: ConnOptions) {
+    this.#socket = socket;
+    this.#isServer = options.isServer;
+    this.#subprotocol = options.subprotocol ?? '';
+    this.#extensions = options.extensions ?? '';
+    this.#readBufferSize = options.readBufferSize ?? DEFAULT_READ_BUFFER_SIZE;
+    this.#readLimit = options.readLimit ?? DEFAULT_READ_LIMIT;
+    this.#closedPromise = new Promise((resolve) => {
+      this.#resolveClosed = resolve;
+    });
+    this.#writer = new FrameWriter(
+      socket,
+      !this.#isServer,
+      options.writeBufferSize ?? DEFAULT_WRITE_BUFFER_SIZE,
+      options.writeBufferPool,
+    );
+    this.#reader = new FrameReader(this.#frameHandler(), {
+      isServer: this.#isServer,
+      allowRsv1: false,
+    });
+
+    const net = socket as Partial<Socket>;
+    net.setNoDelay?.(true);
+    net.setTimeout?.(0);
+    socket.on('data', (chunk: Buffer) => this.#reader.write(chunk));
+    socket.on('end', () => this.#onSocketEnd());
+    socket.on('error', () => {
+      // The 'close' that follows reports the failure.
+    });
+    socket.on('close', () => this.#onSocketClose());
+    if (options.head !== undefined && options.head.length > 0) this.#reader.write(options.head);
+    if (socket.destroyed) this.#onSocketClose();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Read methods
+
+  /**
+   * Returns the next data message received from the peer. Gorilla: `Conn.ReadMessage`.
+   *
+   * A message being streamed by an earlier `nextReader` stream is discarded.
+   *
+   * @throws {CloseError} when the peer closed the connection, or it closed without a close frame
+   *   (1006).
+   * @throws {ProtocolError} when the peer broke the protocol (the connection failed).
+   * @throws {ReadLimitError} when a message exceeded the read limit.
+   * @throws {TimeoutError} when the read deadline passed.
+   */
+  readMessage(): Promise<Message> {
+    this.#discardStream();
+    if (this.#waiters.length === 0) {
+      const head = this.#queue[0];
+      if (head !== undefined && head.done) {
+        this.#queue.shift();
+        this.#unreadBytes -= head.length;
+        this.#maybeResume();
+        return Promise.resolve({ type: head.type, data: joinChunks(head) });
+      }
+      if (head === undefined && this.#readError !== null) return Promise.reject(this.#readError);
+    }
+    return new Promise<Message>((resolve, reject) => {
+      this.#waiters.push({ stream: false, resolve: resolve as ReadWaiter['resolve'], reject });
+      this.#serveWaiters();
+    });
+  }
+
+  /**
+   * Returns the next data message as a stream that yields each frame's payload as it arrives,
+   * in constant memory whatever the message size. Gorilla: `Conn.NextReader`.
+   *
+   * Only the latest stream is live: calling `nextReader` or `readMessage` again discards the
+   * rest of the previous message. The stream fails if the connection fails mid-message, but only
+   * once someone consumes it, so awaiting between this call and reading is safe.
+   *
+   * @throws the same errors as {@link Conn.readMessage}.
+   */
+  nextReader(): Promise<MessageStream> {
+    this.#discardStream();
+    return new Promise<MessageStream>((resolve, reject) => {
+      this.#waiters.push({ stream: true, resolve: resolve as ReadWaiter['resolve'], reject });
+      this.#serveWaiters();
+    });
+  }
+
+  /**
+   * Reads the next message and parses it as JSON. Gorilla: `Conn.ReadJSON`.
+   *
+   * @throws {SyntaxError} when the message is not JSON (the message is consumed).
+   * @throws the same errors as {@link Conn.readMessage}.
+   */
+  async readJSON<T = unknown>(): Promise<T> {
+    const { data } = await this.readMessage();
+    return JSON.parse(data.toString('utf8')) as T;
+  }
+
+  /**
+   * Sets the read deadline: once it passes, reads fail with {@link TimeoutError} (after the
+   * messages already received) and the connection reads no more. `null` clears it. Set it again
+   * (from a pong handler, say) to extend it. Gorilla: `Conn.SetReadDeadline`.
+   *
+   * @param deadline - a `Date`, epoch milliseconds, or `null`.
+   */
+  setReadDeadline(deadline: Deadline): void {
+    this.#readDeadline = deadline === null ? null : toMillis(deadline);
+    this.#armReadTimer();
+  }
+
+  /**
+   * Sets the maximum size of a message read from the peer, counted after decompression. A larger
+   * message fails the connection with 1009 and the read with {@link ReadLimitError}. Applies to
+   * every message whose first frame is read after the call. Gorilla: `Conn.SetReadLimit`.
+   *
+   * @param bytes - the limit; default 64 MiB. `Infinity` removes it.
+   */
+  setReadLimit(bytes: number): void {
+    if (!(bytes > 0)) throw new RangeError('websocket: read limit must be positive');
+    this.#readLimit = bytes;
+  }
+
+  /**
+   * Sets the handler for ping frames. The default (also set by `null`) answers with a pong
+   * carrying the same payload. Handlers run as frames are parsed. Gorilla: `Conn.SetPingHandler`.
+   */
+  setPingHandler(handler: ControlHandler | null): void {
+    this.#pingHandler = handler;
+  }
+
+  /** Returns the current ping handler. Gorilla: `Conn.PingHandler`. */
+  pingHandler(): ControlHandler {
+    return this.#pingHandler ?? this.#defaultPingHandler;
+  }
+
+  /**
+   * Sets the handler for pong frames. The default (also set by `null`) does nothing.
+   * Gorilla: `Conn.SetPongHandler`.
+   */
+  setPongHandler(handler: ControlHandler | null): void {
+    this.#pongHandler = handler;
+  }
+
+  /** Returns the current pong handler. Gorilla: `Conn.PongHandler`. */
+  pongHandler(): ControlHandler {
+    return this.#pongHandler ?? noop;
+  }
+
+  /**
+   * Sets the handler for close frames, called with the peer's code (1005 when it sent none) and
+   * reason. The default (also set by `null`) answers with a close frame carrying the same code
+   * and no reason. Reads fail with {@link CloseError} either way. Gorilla: `Conn.SetCloseHandler`.
+   */
+  setCloseHandler(handler: CloseHandler | null): void {
+    this.#closeHandler = handler;
+  }
+
+  /** Returns the current close handler. Gorilla: `Conn.CloseHandler`. */
+  closeHandler(): CloseHandler {
+    return this.#closeHandler ?? this.#defaultCloseHandler;
+  }
+
+  /**
+   * Iterates the messages received. The iteration ends quietly when the peer closes normally
+   * (1000, 1001, or a close frame without a code) and throws any other error.
+   */
+  [Symbol.asyncIterator](): AsyncIterator<Message> {
+    return {
+      next: () =>
+        this.readMessage().then(
+          (value) => ({ value, done: false }),
+          (err: unknown) => {
+            if (isCloseError(err, CloseNormalClosure, CloseGoingAway, CloseNoStatusReceived)) {
+              return { value: undefined, done: true };
+            }
+            throw err;
+          },
+        ),
+      return: () => Promise.resolve({ value: undefined, done: true }),
+    };
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Write methods
+
+  /**
+   * Writes a message. Text and binary messages are sent as one frame; control types are sent as
+   * {@link Conn.writeControl} does. Gorilla: `Conn.WriteMessage`.
+   *
+   * @param type - the message type.
+   * @param data - the payload; a string is sent as UTF-8.
+   * @throws {CloseSentError} after this side sent its close frame.
+   * @throws {CloseError} when the connection has closed.
+   * @throws {TimeoutError} when the write deadline passed.
+   */
+  writeMessage(type: MessageType, data: MessageData): Promise<void> {
+    if (!isDataType(type)) return this.writeControl(type, data);
+    if (this.#writeError !== null) return Promise.reject(this.#writeError);
+    if (this.#writeDeadlinePassed()) return Promise.reject(this.#writeError!);
+    if (this.#openWriter === null && this.#tasks.length === 0) {
+      this.#writer.writeFrame(type, true, false, data);
+      return this.#accepted();
+    }
+    return this.#enqueue(false, () => {
+      this.#writer.writeFrame(type, true, false, data);
+    });
+  }
+
+  /**
+   * Returns a stream for the next message: each write becomes a frame and `end()` sends the final
+   * one. Other data writes wait until it ends; control frames may go out between its frames. The
+   * promise resolves when earlier writes are done. Gorilla: `Conn.NextWriter`.
+   *
+   * @param type - {@link TextMessage} or {@link BinaryMessage}.
+   * @throws the same errors as {@link Conn.writeMessage}.
+   */
+  nextWriter(type: DataMessageType): Promise<Writable> {
+    if (!isDataType(type))
+      return Promise.reject(new TypeError(`websocket: bad write message type ${String(type)}`));
+    if (this.#writeError !== null) return Promise.reject(this.#writeError);
+    return new Promise<Writable>((resolve, reject) => {
+      const open = (): void => {
+        this.#openWriter = new MessageWriter(this.#fragmentSink());
+        this.#openWriterType = type;
+        this.#openWriterStarted = false;
+        resolve(this.#openWriter);
+      };
+      if (this.#openWriter === null && this.#tasks.length === 0) open();
+      else this.#tasks.push({ control: false, run: open, fail: reject });
+    });
+  }
+
+  /**
+   * Writes a control message (close, ping or pong) with an optional deadline, and may be called
+   * while a message is being streamed. A close message marks the connection closing: later
+   * writes fail with {@link CloseSentError}. Gorilla: `Conn.WriteControl`.
+   *
+   * @param type - {@link CloseMessage}, {@link PingMessage} or {@link PongMessage}.
+   * @param data - at most 125 bytes; for close, build it with {@link formatCloseMessage}.
+   * @param deadline - when to give up waiting for the socket (`Date` or epoch ms).
+   * @throws {RangeError} for another type or a payload over 125 bytes.
+   * @throws {CloseSentError} after this side sent its close frame.
+   * @throws {TimeoutError} when `deadline` passes before the socket takes the frame.
+   */
+  writeControl(
+    type: MessageType,
+    data: MessageData = EMPTY,
+    deadline?: Date | number,
+  ): Promise<void> {
+    if (!isControlType(type)) {
+      return Promise.reject(new RangeError(`websocket: bad control message type ${type}`));
+    }
+    const payload = toBuffer(data);
+    if (payload.length > MAX_CONTROL_PAYLOAD) {
+      return Promise.reject(new RangeError('websocket: control frame payload over 125 bytes'));
+    }
+    if (this.#closeSent) return Promise.reject(new CloseSentError());
+    if (this.#writeError !== null) return Promise.reject(this.#writeError);
+    if (type === CloseMessage) this.#markCloseSent();
+    this.#writer.writeFrame(type, true, false, payload);
+    if (type === CloseMessage) this.#afterCloseSent();
+    const accepted = this.#accepted();
+    if (accepted === RESOLVED || deadline === undefined) return accepted;
+    return withDeadline(accepted, toMillis(deadline), 'write');
+  }
+
+  /**
+   * Writes a prepared message, whose frame is built once per kind of connection and shared.
+   * Gorilla: `Conn.WritePreparedMessage`.
+   *
+   * @throws the same errors as {@link Conn.writeMessage}.
+   */
+  writePreparedMessage(message: PreparedMessage): Promise<void> {
+    if (!isDataType(message.type)) return this.writeControl(message.type, message.data);
+    if (this.#writeError !== null) return Promise.reject(this.#writeError);
+    if (this.#writeDeadlinePassed()) return Promise.reject(this.#writeError!);
+    const write = (): void => {
+      if (this.#isServer) this.#writer.writeRaw(message.frame('server'));
+      else this.#writer.writeFrame(message.type, true, false, message.data);
+    };
+    if (this.#openWriter === null && this.#tasks.length === 0) {
+      write();
+      return this.#accepted();
+    }
+    return this.#enqueue(false, write);
+  }
+
+  /**
+   * Writes `value` as a JSON text message. Gorilla: `Conn.WriteJSON`.
+   *
+   * @throws {TypeError} when `value` cannot be serialised (undefined, a function, a cycle).
+   * @throws the same errors as {@link Conn.writeMessage}.
+   */
+  writeJSON(value: unknown): Promise<void> {
+    let text: string | undefined;
+    try {
+      text = JSON.stringify(value);
+    } catch (err) {
+      return Promise.reject(toError(err));
+    }
+    if (text === undefined) return Promise.reject(new TypeError('websocket: value is not JSON'));
+    return this.writeMessage(TextMessage, text);
+  }
+
+  /**
+   * Sets the write deadline: a write still waiting for the socket when it passes, and every
+   * write after it, fails with {@link TimeoutError}; the connection writes no more. `null`
+   * clears it. Gorilla: `Conn.SetWriteDeadline`.
+   *
+   * @param deadline - a `Date`, epoch milliseconds, or `null`.
+   */
+  setWriteDeadline(deadline: Deadline): void {
+    this.#writeDeadline = deadline === null ? null : toMillis(deadline);
+    this.#armWriteTimer();
+  }
+
+  /**
+   * Enables or disables compression of subsequent messages, when permessage-deflate was
+   * negotiated. Gorilla: `Conn.EnableWriteCompression`.
+   */
+  enableWriteCompression(enable: boolean): void {
+    this.#compressWrites = enable;
+  }
+
+  /**
+   * Sets the zlib compression level (-1 to 9) of subsequent messages.
+   * Gorilla: `Conn.SetCompressionLevel`.
+   *
+   * @throws {RangeError} for a level outside -1 to 9.
+   */
+  setCompressionLevel(level: number): void {
+    if (!Number.isInteger(level) || level < -1 || level > 9) {
+      throw new RangeError('websocket: invalid compression level');
+    }
+    this.#compressionLevel = level;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Closing
+
+  /**
+   * Closes the TCP connection at once, without sending or waiting for a close frame (as gorilla):
+   * bytes already written are still delivered. Pending and later reads fail with a 1006
+   * {@link CloseError}. Gorilla: `Conn.Close`.
+   */
+  close(): void {
+    if (this.#socketClosed) return;
+    const err = new CloseError(CloseAbnormalClosure, 'connection closed');
+    this.#reader.stop();
+    this.#failRead(err, false);
+    this.#writer.flush();
+    this.#failWrite(err);
+    // Destroy once the socket has handed everything to the kernel, which still delivers it.
+    const socket = this.#socket;
+    if (socket.writableLength === 0) {
+      socket.destroy();
+      return;
+    }
+    socket.once('finish', () => socket.destroy());
+    this.#endSocket(CLOSE_TCP_TIMEOUT);
+  }
+
+  /**
+   * Runs the whole closing handshake: sends a close frame (unless one was sent), waits up to
+   * `timeoutMs` for the peer's, then ends the TCP connection. Writes queued before the call go
+   * out first; unread messages are discarded. Resolves once the TCP connection is closed, in every
+   * case, and never rejects.
+   *
+   * @param code - the close code (default 1000).
+   * @param text - the reason.
+   * @param timeoutMs - how long to wait for the peer (default 5000).
+   */
+  async closeGracefully(
+    code: number = CloseNormalClosure,
+    text = '',
+    timeoutMs = 5000,
+  ): Promise<void> {
+    if (this.#socketClosed) return;
+    const timer = setTimeout(() => this.#socket.destroy(), timeoutMs);
+    timer.unref();
+    // Messages still arriving are dropped, so the peer's close frame is not held up behind them.
+    this.#draining = true;
+    this.#dropUnread();
+    if (!this.#closeSent && this.#writeError === null) {
+      let payload: Buffer;
+      try {
+        payload = formatCloseMessage(code, text);
+      } catch {
+        payload = formatCloseMessage(CloseNormalClosure);
+      }
+      await this.#ordered(() => this.writeControl(CloseMessage, payload)).catch(noop);
+    }
+    if (this.#closeReceived) {
+      this.#afterCloseSent();
+    } else if (this.#readError !== null || !this.#closeSent) {
+      // No close frame will come (the read side failed), or ours could not be sent.
+      this.#endSocket(CLOSE_TCP_TIMEOUT);
+    } else {
+      this.#resumeSocket();
+    }
+    await this.#closedPromise;
+    clearTimeout(timer);
+  }
+
+  /**
+   * Resolves once the TCP connection has closed, for whatever reason.
+   */
+  get closed(): Promise<void> {
+    return this.#closedPromise;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Properties
+
+  /** Returns the negotiated subprotocol, `''` when none. Gorilla: `Conn.Subprotocol`. */
+  subprotocol(): string {
+    return this.#subprotocol;
+  }
+
+  /** Returns the negotiated `Sec-WebSocket-Extensions` value, `''` when none. */
+  extensions(): string {
+    return this.#extensions;
+  }
+
+  /** Returns the local address, when the connection runs over TCP. Gorilla: `Conn.LocalAddr`. */
+  localAddress(): AddressInfo | undefined {
+    const socket = this.#socket as Partial<Socket>;
+    if (socket.localAddress === undefined || socket.localPort === undefined) return undefined;
+    return {
+      address: socket.localAddress,
+      family: socket.localFamily ?? '',
+      port: socket.localPort,
+    };
+  }
+
+  /** Returns the peer's address, when the connection runs over TCP. Gorilla: `Conn.RemoteAddr`. */
+  remoteAddress(): AddressInfo | undefined {
+    const socket = this.#socket as Partial<Socket>;
+    if (socket.remoteAddress === undefined || socket.remotePort === undefined) return undefined;
+    return {
+      address: socket.remoteAddress,
+      family: socket.remoteFamily ?? '',
+      port: socket.remotePort,
+    };
+  }
+
+  /**
+   * Returns the underlying socket. Reading from or writing to it directly corrupts the
+   * connection. Gorilla: `Conn.UnderlyingConn`.
+   */
+  underlyingConn(): Duplex {
+    return this.#socket;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Read side internals
+
+  #frameHandler(): FrameHandler {
+    return {
+      onDataFrame: (opcode, fin, _compressed, length) => this.#onDataFrame(opcode, length),
+      onPayload: (piece) => this.#onPayload(piece),
+      onDataFrameEnd: (fin) => {
+        if (fin) this.#onMessageEnd();
+      },
+      onControl: (opcode, payload) => this.#onControl(opcode, payload),
+      onProtocolError: (problems) => this.#fail(new ProtocolError(problems)),
+    };
+  }
+
+  #onDataFrame(opcode: number, length: number): void {
+    let message = this.#current;
+    if (this.#readError !== null) return;
+    if (opcode !== OPCODE_CONTINUATION) {
+      message = new Incoming(opcode as DataMessageType);
+      this.#current = message;
+      this.#currentLimit = this.#readLimit;
+      this.#fragments = 1;
+      this.#validating = opcode === TextMessage;
+      if (this.#draining) {
+        message.discarded = true;
+      } else {
+        this.#queue.push(message);
+        if (this.#waiters.length > 0) this.#serveWaiters();
+      }
+    } else if (++this.#fragments > MAX_MESSAGE_FRAGMENTS) {
+      this.#fail(
+        new ProtocolError(
+          `message of more than ${MAX_MESSAGE_FRAGMENTS} fragments`,
+          ClosePolicyViolation,
+          'ERR_WS_TOO_MANY_FRAGMENTS',
+        ),
+      );
+      return;
+    }
+    if (message !== null && message.size + length > this.#currentLimit) {
+      this.#fail(new ReadLimitError(this.#currentLimit));
+    }
+  }
+
+  #onPayload(piece: Buffer): void {
+    const message = this.#current;
+    if (message === null) return;
+    message.size += piece.length;
+    if (this.#validating && !this.#utf8.write(piece)) {
+      this.#failUtf8();
+      return;
+    }
+    if (message.discarded) return;
+    if (message.reader !== null) {
+      if (!message.reader.push(piece)) {
+        this.#readerFull = true;
+        this.#pauseSocket();
+      }
+      return;
+    }
+    const chunks = message.chunks;
+    chunks.push(piece);
+    message.length += piece.length;
+    if (chunks.length >= COMPACT_AT) compact(message);
+    this.#unreadBytes += piece.length;
+    if (this.#unreadBytes > this.#readBufferSize) this.#checkBackpressure();
+  }
+
+  #onMessageEnd(): void {
+    const message = this.#current;
+    if (message === null) return;
+    this.#current = null;
+    if (this.#validating && !this.#utf8.end()) {
+      this.#failUtf8();
+      return;
+    }
+    message.done = true;
+    if (message.reader !== null) {
+      message.reader.push(null);
+      if (this.#streaming === message) this.#streaming = null;
+      this.#readerFull = false;
+    } else if (this.#waiters.length > 0) {
+      this.#serveWaiters();
+    } else if (this.#queue.length > MAX_QUEUED_MESSAGES) {
+      this.#checkBackpressure();
+    }
+  }
+
+  #failUtf8(): void {
+    this.#fail(
+      new ProtocolError(
+        'invalid UTF-8 in text message',
+        CloseInvalidFramePayloadData,
+        'ERR_WS_INVALID_UTF8',
+      ),
+    );
+  }
+
+  #onControl(opcode: number, payload: Buffer): void {
+    if (opcode === PingMessage) {
+      this.#runHandler(this.pingHandler(), payload);
+    } else if (opcode === PongMessage) {
+      this.#runHandler(this.pongHandler(), payload);
+    } else {
+      const parsed = parseClosePayload(payload);
+      if (!parsed.ok) {
+        this.#fail(
+          new ProtocolError(
+            parsed.reason,
+            parsed.closeCode,
+            parsed.closeCode === CloseInvalidFramePayloadData
+              ? 'ERR_WS_INVALID_UTF8'
+              : 'ERR_WS_PROTOCOL',
+          ),
+        );
+        return;
+      }
+      this.#closeReceived = true;
+      this.#reader.stop();
+      this.#failRead(new CloseError(parsed.code, parsed.text), true);
+      this.#runHandler(this.closeHandler(), parsed.code, parsed.text);
+      this.#afterCloseSent();
+    }
+  }
+
+  #runHandler<A extends unknown[]>(
+    handler: (...args: A) => void | Promise<void>,
+    ...args: A
+  ): void {
+    try {
+      const result = handler.apply(this, args);
+      if (result instanceof Promise) result.catch((err: unknown) => this.#handlerFailed(err));
+    } catch (err) {
+      this.#handlerFailed(err);
+    }
+  }
+
+  #handlerFailed(err: unknown): void {
+    this.#reader.stop();
+    this.#failRead(toError(err), true);
+  }
+
+  readonly #defaultPingHandler: ControlHandler = (data) => {
+    this.writeControl(PongMessage, data, Date.now() + CONTROL_WRITE_WAIT).catch(noop);
+  };
+
+  readonly #defaultCloseHandler: CloseHandler = (code) => {
+    this.writeControl(
+      CloseMessage,
+      formatCloseMessage(code),
+      Date.now() + CONTROL_WRITE_WAIT,
+    ).catch(noop);
+  };
+
+  #serveWaiters(): void {
+    const waiters = this.#waiters;
+    const queue = this.#queue;
+    while (waiters.length > 0) {
+      const waiter = waiters[0]!;
+      const head = queue[0];
+      if (head !== undefined) {
+        if (waiter.stream) {
+          queue.shift();
+          this.#unreadBytes -= head.length;
+          waiters.shift();
+          waiter.resolve({ type: head.type, reader: this.#openStream(head) });
+          continue;
+        }
+        if (!head.done) break;
+        queue.shift();
+        this.#unreadBytes -= head.length;
+        waiters.shift();
+        waiter.resolve({ type: head.type, data: joinChunks(head) });
+        continue;
+      }
+      if (this.#readError === null) break;
+      waiters.shift();
+      waiter.reject(this.#readError);
+    }
+    this.#maybeResume();
+  }
+
+  #openStream(message: Incoming): MessageReader {
+    const reader = new MessageReader(() => {
+      if (this.#streaming === message && this.#readerFull) {
+        this.#readerFull = false;
+        this.#maybeResume();
+      }
+    });
+    message.reader = reader;
+    for (const chunk of message.chunks) reader.push(chunk);
+    message.chunks = [];
+    message.length = 0;
+    if (message.done) {
+      reader.push(null);
+    } else {
+      this.#streaming = message;
+      if (this.#readError !== null) reader.fail(this.#readError);
+    }
+    return reader;
+  }
+
+  // Gorilla discards the rest of the previous message when the next reader is asked for.
+  #discardStream(): void {
+    const message = this.#streaming;
+    if (message === null) return;
+    this.#streaming = null;
+    this.#readerFull = false;
+    message.discarded = true;
+    message.reader?.fail(new Error('websocket: message discarded by a later read'));
+    this.#maybeResume();
+  }
+
+  #dropUnread(): void {
+    this.#discardStream();
+    for (const message of this.#queue) message.discarded = true;
+    this.#queue.length = 0;
+    this.#unreadBytes = 0;
+  }
+
+  // Pauses the socket when unread data passes the bounds; the message a reader waits for counts
+  // as read.
+  #checkBackpressure(): void {
+    let unread = this.#unreadBytes;
+    const head = this.#queue[0];
+    if (this.#waiters.length > 0 && head !== undefined && !head.done) unread -= head.length;
+    if (unread > this.#readBufferSize || this.#queue.length > MAX_QUEUED_MESSAGES)
+      this.#pauseSocket();
+  }
+
+  #maybeResume(): void {
+    if (!this.#socketPaused || this.#readerFull) return;
+    let unread = this.#unreadBytes;
+    const head = this.#queue[0];
+    if (this.#waiters.length > 0 && head !== undefined && !head.done) unread -= head.length;
+    if (unread <= this.#readBufferSize && this.#queue.length <= MAX_QUEUED_MESSAGES)
+      this.#resumeSocket();
+  }
+
+  #pauseSocket(): void {
+    if (this.#socketPaused) return;
+    this.#socketPaused = true;
+    this.#socket.pause();
+  }
+
+  #resumeSocket(): void {
+    if (!this.#socketPaused) return;
+    this.#socketPaused = false;
+    this.#socket.resume();
+  }
+
+  /**
+   * Ends the read side with `err`. Messages complete before the failure stay readable when
+   * `keepQueued` is set; the message in progress is lost.
+   */
+  #failRead(err: Error, keepQueued: boolean): void {
+    if (this.#readError !== null) return;
+    this.#readError = err;
+    const current = this.#current;
+    this.#current = null;
+    if (current !== null && !current.done) {
+      current.discarded = true;
+      const index = this.#queue.indexOf(current);
+      if (index >= 0) {
+        this.#queue.splice(index, 1);
+        this.#unreadBytes -= current.length;
+      }
+      current.reader?.fail(err);
+    }
+    this.#streaming = null;
+    if (!keepQueued) {
+      this.#queue.length = 0;
+      this.#unreadBytes = 0;
+    }
+    this.#clearReadTimer();
+    this.#serveWaiters();
+  }
+
+  #armReadTimer(): void {
+    const deadline = this.#readDeadline;
+    if (deadline === null || this.#readError !== null) {
+      this.#clearReadTimer();
+      return;
+    }
+    // A later deadline leaves the timer alone and is picked up when it fires, so extending the
+    // deadline on every pong costs no timer churn.
+    if (this.#readTimer !== null) {
+      if (this.#readTimerAt <= deadline) return;
+      clearTimeout(this.#readTimer);
+    }
+    this.#readTimerAt = deadline;
+    this.#readTimer = setTimeout(() => this.#onReadTimer(), Math.max(0, deadline - Date.now()));
+    this.#readTimer.unref();
+  }
+
+  #onReadTimer(): void {
+    this.#readTimer = null;
+    const deadline = this.#readDeadline;
+    if (deadline === null) return;
+    if (Date.now() < deadline) {
+      this.#armReadTimer();
+      return;
+    }
+    this.#reader.stop();
+    this.#failRead(new TimeoutError('read'), true);
+  }
+
+  #clearReadTimer(): void {
+    if (this.#readTimer !== null) clearTimeout(this.#readTimer);
+    this.#readTimer = null;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Write side internals
+
+  // A write's promise: settled now when the socket is below its high-water mark, else at drain.
+  #accepted(): Promise<void> {
+    if (!this.#writer.backedUp) return RESOLVED;
+    const drained = this.#writer.drained().then(() => {
+      if (this.#writeError !== null) throw this.#writeError;
+    });
+    const deadline = this.#writeDeadline;
+    if (deadline === null) return drained;
+    this.#armWriteTimer();
+    return drained;
+  }
+
+  #enqueue(control: boolean, write: () => void): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.#tasks.push({
+        control,
+        run: () => {
+          if (this.#writeError !== null) {
+            reject(this.#writeError);
+            return;
+          }
+          write();
+          this.#accepted().then(resolve, reject);
+        },
+        fail: reject,
+      });
+    });
+  }
+
+  // Runs `write` after every write queued before it.
+  #ordered(write: () => Promise<void>): Promise<void> {
+    if (this.#openWriter === null && this.#tasks.length === 0) return write();
+    return new Promise<void>((resolve, reject) => {
+      this.#tasks.push({
+        control: false,
+        run: () => void write().then(resolve, reject),
+        fail: reject,
+      });
+    });
+  }
+
+  #runTasks(): void {
+    const tasks = this.#tasks;
+    while (this.#openWriter === null && tasks.length > 0) tasks.shift()!.run();
+  }
+
+  #fragmentSink(): FragmentSink {
+    return {
+      sendFragment: (data, fin) => {
+        if (this.#writeError !== null) throw this.#writeError;
+        if (this.#writeDeadlinePassed()) throw this.#writeError!;
+        const opcode = this.#openWriterStarted ? OPCODE_CONTINUATION : this.#openWriterType;
+        this.#openWriterStarted = true;
+        this.#writer.writeFrame(opcode, fin, false, data);
+        const accepted = this.#accepted();
+        return accepted === RESOLVED ? undefined : accepted;
+      },
+      release: (midMessage) => {
+        this.#openWriter = null;
+        if (midMessage && this.#writeError === null) {
+          // The peer holds part of a message that can never be finished.
+          this.#fail(
+            new ProtocolError('message writer destroyed mid-message', CloseInternalServerErr),
+          );
+          return;
+        }
+        this.#runTasks();
+      },
+    };
+  }
+
+  #writeDeadlinePassed(): boolean {
+    if (this.#writeDeadline === null || Date.now() < this.#writeDeadline) return false;
+    this.#failWrite(new TimeoutError('write'));
+    return true;
+  }
+
+  #armWriteTimer(): void {
+    const deadline = this.#writeDeadline;
+    if (deadline === null) {
+      if (this.#writeTimer !== null) clearTimeout(this.#writeTimer);
+      this.#writeTimer = null;
+      return;
+    }
+    if (this.#writeTimer !== null) {
+      if (this.#writeTimerAt <= deadline) return;
+      clearTimeout(this.#writeTimer);
+    }
+    this.#writeTimerAt = deadline;
+    this.#writeTimer = setTimeout(() => this.#onWriteTimer(), Math.max(0, deadline - Date.now()));
+    this.#writeTimer.unref();
+  }
+
+  #onWriteTimer(): void {
+    this.#writeTimer = null;
+    const deadline = this.#writeDeadline;
+    if (deadline === null) return;
+    if (Date.now() < deadline) {
+      this.#armWriteTimer();
+      return;
+    }
+    // Only writes still waiting fail now; others fail when they are made.
+    if (this.#writer.backedUp || this.#tasks.length > 0 || this.#openWriter !== null) {
+      this.#failWrite(new TimeoutError('write'));
+    }
+  }
+
+  #failWrite(err: Error): void {
+    if (this.#writeError !== null) return;
+    this.#writeError = err;
+    const tasks = this.#tasks.splice(0);
+    for (const task of tasks) task.fail(err);
+    destroyWriter(this.#openWriter, err);
+    this.#writer.abort();
+  }
+
+  #markCloseSent(): void {
+    this.#closeSent = true;
+    const err = new CloseSentError();
+    if (this.#writeError === null) {
+      this.#writeError = err;
+      const tasks = this.#tasks.splice(0);
+      for (const task of tasks) task.fail(err);
+      const writer = this.#openWriter;
+      this.#openWriter = null;
+      destroyWriter(writer, err);
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Connection end
+
+  /**
+   * Fails the connection (RFC 6455 section 7.1.7): sends a close frame with the error's code,
+   * stops reading, and ends the TCP connection without waiting for the peer.
+   */
+  #fail(err: ProtocolError | ReadLimitError): void {
+    this.#reader.stop();
+    this.#failRead(err, true);
+    if (!this.#closeSent && this.#writeError === null) {
+      this.#markCloseSent();
+      this.#writer.writeFrame(CloseMessage, true, false, formatCloseMessage(err.closeCode));
+    }
+    this.#writer.flush();
+    this.#endSocket(CLOSE_TCP_TIMEOUT);
+  }
+
+  // Once both close frames have crossed, the server ends TCP (RFC 6455 section 7.1.1); the client
+  // waits for the server to, then gives up after a while.
+  #afterCloseSent(): void {
+    if (!this.#closeSent || !this.#closeReceived || this.#socketClosed) return;
+    this.#writer.flush();
+    if (this.#isServer) this.#endSocket(CLOSE_TCP_TIMEOUT);
+    else this.#armCloseTimer(CLOSE_TCP_TIMEOUT);
+  }
+
+  #endSocket(timeoutMs: number): void {
+    const socket = this.#socket;
+    if (!socket.writableEnded) socket.end();
+    this.#resumeSocket(); // read on, so the peer's FIN is seen
+    this.#armCloseTimer(timeoutMs);
+  }
+
+  #armCloseTimer(timeoutMs: number): void {
+    if (this.#closeTimer !== null || this.#socketClosed) return;
+    this.#closeTimer = setTimeout(() => this.#socket.destroy(), timeoutMs);
+    this.#closeTimer.unref();
+  }
+
+  #onSocketEnd(): void {
+    if (!this.#closeReceived) {
+      this.#reader.stop();
+      this.#failRead(new CloseError(CloseAbnormalClosure, 'unexpected EOF'), true);
+    }
+    this.#writer.flush();
+    if (!this.#socket.writableEnded) this.#socket.end();
+  }
+
+  #onSocketClose(): void {
+    if (this.#socketClosed) return;
+    this.#socketClosed = true;
+    this.#reader.stop();
+    this.#failRead(new CloseError(CloseAbnormalClosure, 'connection closed'), true);
+    this.#failWrite(new CloseError(CloseAbnormalClosure, 'connection closed'));
+    this.#writer.abort();
+    this.#clearReadTimer();
+    if (this.#writeTimer !== null) clearTimeout(this.#writeTimer);
+    if (this.#closeTimer !== null) clearTimeout(this.#closeTimer);
+    this.#resolveClosed();
+  }
+
+  /** @internal */
+  get compressionSettings(): { enabled: boolean; level: number } {
+    return { enabled: this.#compressWrites, level: this.#compressionLevel };
+  }
+}
+
+function noop(): void {}
+
+function toError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+// A writer the application holds fails with `err` only if someone listens for it, so a connection
+// that closes under an idle writer cannot crash the process.
+function destroyWriter(writer: MessageWriter | null, err: Error): void {
+  if (writer === null || writer.destroyed) return;
+  writer.destroy(writer.listenerCount('error') > 0 ? err : undefined);
+}
+
+function joinChunks(message: Incoming): Buffer {
+  const chunks = message.chunks;
+  if (chunks.length === 1) return chunks[0]!;
+  if (chunks.length === 0) return EMPTY;
+  return Buffer.concat(chunks, message.length);
+}
+
+// Merges the trailing run of small pieces, so a message trickling in as tiny TCP reads holds a
+// bounded number of Buffer objects; each byte is copied a bounded number of times.
+function compact(message: Incoming): void {
+  const chunks = message.chunks;
+  let start = chunks.length;
+  let bytes = 0;
+  while (start > 0 && chunks[start - 1]!.length < SMALL_PIECE) bytes += chunks[--start]!.length;
+  if (chunks.length - start < 2) return;
+  const merged = Buffer.concat(chunks.slice(start), bytes);
+  chunks.length = start;
+  chunks.push(merged);
+}
+
+function withDeadline(promise: Promise<void>, deadline: number, what: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new TimeoutError(what)),
+      Math.max(0, deadline - Date.now()),
+    );
+    timer.unref();
+    promise.then(
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        reject(toError(err));
+      },
+    );
+  });
+}

@@ -1,0 +1,145 @@
+/**
+ * Package websocket implements the WebSocket protocol defined in RFC 6455, with the
+ * permessage-deflate extension of RFC 7692, for Node.js: gorilla/websocket's API in TypeScript.
+ *
+ * ## Overview
+ *
+ * A {@link Conn} is a WebSocket connection. A server gets one from an {@link Upgrader} in its
+ * HTTP server's `'upgrade'` handler:
+ *
+ * ```ts
+ * const upgrader = new Upgrader();
+ * server.on('upgrade', async (req, socket, head) => {
+ *   const conn = await upgrader.upgrade(req, socket, head);
+ *   // use conn to send and receive messages
+ * });
+ * ```
+ *
+ * `readMessage` and `writeMessage` receive and send whole messages. This echoes every message:
+ *
+ * ```ts
+ * for (;;) {
+ *   const { type, data } = await conn.readMessage();
+ *   await conn.writeMessage(type, data);
+ * }
+ * ```
+ *
+ * `nextReader` and `nextWriter` stream a message instead, as Node streams:
+ *
+ * ```ts
+ * for (;;) {
+ *   const { type, reader } = await conn.nextReader();
+ *   const writer = await conn.nextWriter(type);
+ *   await pipeline(reader, writer);
+ * }
+ * ```
+ *
+ * A client gets a `Conn` from a {@link Dialer}: `const { conn } = await dial('ws://host/path')`.
+ *
+ * ## Data messages
+ *
+ * Text messages ({@link TextMessage}) are UTF-8 text, checked on arrival; binary messages
+ * ({@link BinaryMessage}) are left to the application. Sending valid UTF-8 in text messages is the
+ * application's responsibility.
+ *
+ * ## Control messages
+ *
+ * Close, ping and pong are sent with `writeControl` (or `writeMessage`). Received pings and pongs
+ * go to the handlers set with `setPingHandler` and `setPongHandler`; a received close frame to the
+ * close handler, and reads then fail with a {@link CloseError}.
+ *
+ * ## Concurrency
+ *
+ * Writes may be called concurrently: they go out in call order (gorilla panics instead). Control
+ * frames may be sent while a message is being streamed by `nextWriter`. Reads are served in call
+ * order too, though one reader at a time is the natural shape.
+ *
+ * ## Read is required
+ *
+ * The connection handles control frames as it reads them, and it reads from the socket only while
+ * the application keeps up with the messages. An application that is not interested in the
+ * messages must still read them, to answer pings and see the close frame:
+ *
+ * ```ts
+ * (async () => { for await (const _ of conn); })();
+ * ```
+ *
+ * ## Origin considerations
+ *
+ * Browsers let any page open a WebSocket to any host; the server must enforce an origin policy.
+ * The Upgrader calls `checkOrigin`; when it returns false the handshake fails with 403. By default
+ * a request whose `Origin` header's host differs from its `Host` header is refused.
+ * `checkOrigin: () => true` allows every origin.
+ *
+ * ## Buffers
+ *
+ * Frames written in one tick are gathered into a write buffer of `writeBufferSize` bytes and sent
+ * in one socket write. A {@link BufferPool} lets connections share write buffers while idle.
+ *
+ * ## Compression
+ *
+ * Set `enableCompression` on the Upgrader or Dialer to negotiate permessage-deflate.
+ * `enableWriteCompression` and `setCompressionLevel` adjust it per connection.
+ *
+ * @packageDocumentation
+ */
+
+export {
+  TextMessage,
+  BinaryMessage,
+  CloseMessage,
+  PingMessage,
+  PongMessage,
+  CloseNormalClosure,
+  CloseGoingAway,
+  CloseProtocolError,
+  CloseUnsupportedData,
+  CloseNoStatusReceived,
+  CloseAbnormalClosure,
+  CloseInvalidFramePayloadData,
+  ClosePolicyViolation,
+  CloseMessageTooBig,
+  CloseMandatoryExtension,
+  CloseInternalServerErr,
+  CloseServiceRestart,
+  CloseTryAgainLater,
+  CloseTLSHandshake,
+  type MessageType,
+  type DataMessageType,
+  type ControlMessageType,
+} from './constants.js';
+export {
+  WebSocketError,
+  CloseError,
+  HandshakeError,
+  ProtocolError,
+  ReadLimitError,
+  CloseSentError,
+  TimeoutError,
+  isCloseError,
+  isUnexpectedCloseError,
+  type HandshakeResponse,
+  type ProtocolErrorCode,
+} from './errors.js';
+export {
+  Conn,
+  type Message,
+  type MessageStream,
+  type MessageData,
+  type ControlHandler,
+  type CloseHandler,
+  type Deadline,
+} from './conn.js';
+export { formatCloseMessage } from './close.js';
+export { PreparedMessage } from './prepared.js';
+export { joinMessages } from './join.js';
+export { type BufferPool, SimpleBufferPool } from './buffer-pool.js';
+export {
+  Upgrader,
+  isWebSocketUpgrade,
+  subprotocols,
+  checkSameOrigin,
+  type UpgraderOptions,
+  type UpgradeErrorHandler,
+  type ResponseHeaders,
+} from './server.js';

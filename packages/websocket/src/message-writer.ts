@@ -1,0 +1,100 @@
+/**
+ * The stream {@link Conn.nextWriter} returns (gorilla's `messageWriter`).
+ *
+ * @module
+ */
+
+import { Writable } from 'node:stream';
+
+/** Where a {@link MessageWriter} sends its frames: the connection's write half. */
+export interface FragmentSink {
+  /**
+   * Sends the next frame of the message. Resolves (or returns `undefined` at once) when the
+   * socket has taken it within its high-water mark; rejects when the connection cannot write.
+   */
+  sendFragment(data: Buffer, fin: boolean): Promise<void> | undefined;
+  /** The writer is done: it sent its final frame, or was destroyed (`midMessage`: after frames went out). */
+  release(midMessage: boolean, err: Error | null): void;
+}
+
+/**
+ * A `Writable` over one outgoing data message. Each write becomes a frame, sent at the latest on
+ * the next tick (a write followed in the same tick by another write or by `end()` is merged into
+ * the frame that follows, so `end(data)` sends a single frame). `end()` sends the final frame.
+ *
+ * Destroying the writer before `end()` leaves the message unfinished, which the protocol cannot
+ * express: if frames were already sent, the connection closes with 1011.
+ */
+export class MessageWriter extends Writable {
+  readonly #sink: FragmentSink;
+  #held: Buffer | null = null;
+  #sentSome = false;
+  #finished = false;
+  #released = false;
+
+  /** @param sink - the connection's write half. */
+  constructor(sink: FragmentSink) {
+    super({ decodeStrings: true });
+    this.#sink = sink;
+  }
+
+  override _write(
+    chunk: Buffer,
+    _encoding: BufferEncoding,
+    callback: (err?: Error | null) => void,
+  ): void {
+    const previous = this.#held;
+    this.#held = chunk;
+    if (previous === null) {
+      // Send the chunk on the next tick unless another write or end() comes first.
+      process.nextTick(() => this.#sendHeld());
+      callback();
+      return;
+    }
+    this.#send(previous, false, callback);
+  }
+
+  override _final(callback: (err?: Error | null) => void): void {
+    const last = this.#held ?? Buffer.alloc(0);
+    this.#held = null;
+    this.#send(last, true, (err) => {
+      if (!err) this.#finished = true;
+      this.#release(err ?? null);
+      callback(err);
+    });
+  }
+
+  override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
+    this.#held = null;
+    this.#release(err);
+    callback(err);
+  }
+
+  #sendHeld(): void {
+    const held = this.#held;
+    if (held === null || this.writableFinished || this.destroyed) return;
+    this.#held = null;
+    this.#send(held, false, (err) => {
+      if (err) this.destroy(err);
+    });
+  }
+
+  #send(data: Buffer, fin: boolean, callback: (err?: Error | null) => void): void {
+    let pending: Promise<void> | undefined;
+    try {
+      pending = this.#sink.sendFragment(data, fin);
+    } catch (err) {
+      callback(err as Error);
+      return;
+    }
+    this.#sentSome = true;
+    if (pending === undefined) callback();
+    else pending.then(() => callback(), callback);
+  }
+
+  #release(err: Error | null): void {
+    if (this.#released) return;
+    this.#released = true;
+    this.#sink.release(this.#sentSome && !this.#finished, err);
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * Prepared messages: a message encoded once and sent to many connections (gorilla's
+ * `PreparedMessage`).
+ *
+ * @module
+ */
+
+import {
+  CloseMessage,
+  MAX_CONTROL_PAYLOAD,
+  PingMessage,
+  PongMessage,
+  type MessageType,
+} from './constants.js';
+import { frameHeaderLength, writeFrameHeader } from './frame-writer.js';
+
+/**
+ * PreparedMessage caches the wire form of a message so that broadcasting it to many connections
+ * encodes it once per kind of connection rather than once per connection: unmasked frames (the
+ * server side) are shared as they are; client frames, masked with a fresh key per frame, share the
+ * payload. Gorilla: `PreparedMessage` / `NewPreparedMessage`.
+ *
+ * @example
+ * const message = new PreparedMessage(TextMessage, JSON.stringify(update));
+ * await Promise.all(clients.map((conn) => conn.writePreparedMessage(message)));
+ */
+export class PreparedMessage {
+  /** The message type. */
+  readonly type: MessageType;
+  /** The payload (a copy of the data given). */
+  readonly data: Buffer;
+  readonly #frames = new Map<string, Buffer>();
+
+  /**
+   * @param type - the message type.
+   * @param data - the payload; a string is encoded as UTF-8. It is copied.
+   * @throws {RangeError} for an unknown type, or a control payload over 125 bytes.
+   */
+  constructor(type: MessageType, data: Buffer | Uint8Array | string) {
+    if (![1, 2, CloseMessage, PingMessage, PongMessage].includes(type)) {
+      throw new RangeError(`websocket: bad message type ${String(type)}`);
+    }
+    this.type = type;
+    this.data = typeof data === 'string' ? Buffer.from(data, 'utf8') : Buffer.from(data);
+    if (type >= CloseMessage && this.data.length > MAX_CONTROL_PAYLOAD) {
+      throw new RangeError('websocket: control frame payload over 125 bytes');
+    }
+  }
+
+  /**
+   * Returns the frame for a kind of connection, building it with `build` the first time.
+   *
+   * @internal
+   */
+  frame(kind: string, build?: () => Buffer): Buffer {
+    let frame = this.#frames.get(kind);
+    if (frame === undefined) {
+      frame = build === undefined ? this.#unmaskedFrame() : build();
+      this.#frames.set(kind, frame);
+    }
+    return frame;
+  }
+
+  #unmaskedFrame(): Buffer {
+    const data = this.data;
+    const frame = Buffer.allocUnsafe(frameHeaderLength(data.length, false) + data.length);
+    const offset = writeFrameHeader(frame, 0, this.type, true, false, data.length, null);
+    data.copy(frame, offset);
+    return frame;
+  }
+}

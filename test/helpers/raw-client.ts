@@ -1,0 +1,113 @@
+/**
+ * A raw WebSocket client over a plain TCP socket: it performs the opening handshake by hand,
+ * then writes exact bytes and reads the server's frames one by one. For conformance tests that
+ * must send what no well-behaved library would.
+ */
+import { once } from 'node:events';
+import { connect, type Socket } from 'node:net';
+import { parseFrame, type ParsedFrame } from './frames';
+
+/** What the raw client saw when the connection ended. */
+export interface RawClient {
+  socket: Socket;
+  /** The server's handshake answer (status line and headers). */
+  response: string;
+  /** Writes bytes as they are. */
+  send(bytes: Buffer | Buffer[]): void;
+  /** Resolves with the next whole frame, or `null` once the server closed TCP with none left. */
+  nextFrame(): Promise<ParsedFrame | null>;
+  /** Resolves once the server has closed the TCP connection (its FIN arrived). */
+  ended: Promise<void>;
+  /** Destroys the socket. */
+  destroy(): void;
+}
+
+/** The key of RFC 6455's example handshake, with its accept value. */
+export const SAMPLE_KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
+export const SAMPLE_ACCEPT = 's3pPLMBiTxaQ9kYGzzhZRbK+xOo=';
+
+/**
+ * Connects to `port`, sends an upgrade request for `path` with `headers` added, and resolves once
+ * the server's answer is in. Rejects if the server answers with anything but 101.
+ */
+export async function rawConnect(
+  port: number,
+  path = '/',
+  headers: Record<string, string> = {},
+): Promise<RawClient> {
+  const socket = connect(port, '127.0.0.1');
+  socket.setNoDelay(true);
+  await once(socket, 'connect');
+  const lines = [
+    `GET ${path} HTTP/1.1`,
+    `Host: 127.0.0.1:${port}`,
+    'Upgrade: websocket',
+    'Connection: Upgrade',
+    `Sec-WebSocket-Key: ${SAMPLE_KEY}`,
+    'Sec-WebSocket-Version: 13',
+    ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
+    '',
+    '',
+  ];
+  socket.write(lines.join('\r\n'));
+
+  let buffer = Buffer.alloc(0);
+  let ended = false;
+  let notify: (() => void) | null = null;
+  const wake = (): void => {
+    const n = notify;
+    notify = null;
+    n?.();
+  };
+  socket.on('data', (chunk: Buffer) => {
+    buffer = Buffer.concat([buffer, chunk]);
+    wake();
+  });
+  const endedPromise = new Promise<void>((resolve) => {
+    const done = (): void => {
+      ended = true;
+      wake();
+      resolve();
+    };
+    socket.once('end', done);
+    socket.once('close', done);
+  });
+  socket.on('error', () => {});
+
+  const waitData = (): Promise<void> => new Promise((resolve) => (notify = resolve));
+
+  let headerEnd: number;
+  while ((headerEnd = buffer.indexOf('\r\n\r\n')) < 0) {
+    if (ended) throw new Error('connection closed during handshake');
+    await waitData();
+  }
+  const response = buffer.subarray(0, headerEnd).toString('latin1');
+  buffer = buffer.subarray(headerEnd + 4);
+  if (!response.startsWith('HTTP/1.1 101')) {
+    socket.destroy();
+    throw new Error(`handshake refused: ${response.split('\r\n')[0]}`);
+  }
+
+  return {
+    socket,
+    response,
+    send(bytes) {
+      socket.write(Array.isArray(bytes) ? Buffer.concat(bytes) : bytes);
+    },
+    async nextFrame() {
+      for (;;) {
+        const parsed = parseFrame(buffer);
+        if (parsed) {
+          buffer = buffer.subarray(parsed.size);
+          return parsed.frame;
+        }
+        if (ended) return null;
+        await waitData();
+      }
+    },
+    ended: endedPromise,
+    destroy() {
+      socket.destroy();
+    },
+  };
+}
