@@ -8,6 +8,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex, Readable, Writable } from 'node:stream';
 import type { BufferPool } from './buffer-pool.js';
 import { formatCloseMessage, parseClosePayload } from './close.js';
+import { isCompressionLevel, type Decompressor, type PerMessageDeflate } from './compression.js';
 import {
   BinaryMessage,
   CLOSE_TCP_TIMEOUT,
@@ -44,7 +45,7 @@ import { FrameReader, type FrameHandler } from './frame-reader.js';
 import { FrameWriter } from './frame-writer.js';
 import { MessageReader } from './message-reader.js';
 import { MessageWriter, type FragmentSink } from './message-writer.js';
-import type { PreparedMessage } from './prepared.js';
+import { unmaskedFrame, type PreparedMessage } from './prepared.js';
 import { Utf8Validator } from './utf8.js';
 
 /** A data message read from the peer. */
@@ -85,6 +86,8 @@ export interface ConnOptions {
   writeBufferSize?: number;
   writeBufferPool?: BufferPool;
   readLimit?: number;
+  /** The negotiated permessage-deflate state, when compression was negotiated. */
+  deflate?: PerMessageDeflate;
   /** Bytes read past the handshake, which start the frame stream. */
   head?: Buffer;
 }
@@ -110,9 +113,10 @@ interface ReadWaiter {
   reject(err: Error): void;
 }
 
+// A write that waits for earlier ones: it runs once no message writer is open and no compression
+// is in flight; a returned promise holds the queue until the write is in the batch.
 interface WriteTask {
-  control: boolean;
-  run(): void;
+  run(): Promise<void> | void;
   fail(err: Error): void;
 }
 
@@ -187,13 +191,16 @@ export class Conn implements AsyncIterable<Message> {
   #readDeadline: number | null = null;
   #readTimer: NodeJS.Timeout | null = null;
   #readTimerAt = 0;
+  #decompressor: Decompressor | null = null; // inflating #current
+  #inflateBacklog = false; // the inflater's input buffer is full
   #pingHandler: ControlHandler | null = null;
   #pongHandler: ControlHandler | null = null;
   #closeHandler: CloseHandler | null = null;
 
   // Write fields.
   readonly #writer: FrameWriter;
-  readonly #tasks: WriteTask[] = []; // writes waiting for an open message writer
+  readonly #tasks: WriteTask[] = []; // writes waiting for earlier ones
+  #busy = false; // a task (a compression) holds the queue
   #openWriter: MessageWriter | null = null;
   #openWriterType: DataMessageType = TextMessage;
   #openWriterStarted = false;
@@ -201,8 +208,8 @@ export class Conn implements AsyncIterable<Message> {
   #writeDeadline: number | null = null;
   #writeTimer: NodeJS.Timeout | null = null;
   #writeTimerAt = 0;
+  readonly #deflate: PerMessageDeflate | null;
   #compressWrites = true;
-  #compressionLevel = 1;
 
   // Closing.
   #closeSent = false;
@@ -226,6 +233,7 @@ export class Conn implements AsyncIterable<Message> {
     this.#extensions = options.extensions ?? '';
     this.#readBufferSize = options.readBufferSize ?? DEFAULT_READ_BUFFER_SIZE;
     this.#readLimit = options.readLimit ?? DEFAULT_READ_LIMIT;
+    this.#deflate = options.deflate ?? null;
     this.#closedPromise = new Promise((resolve) => {
       this.#resolveClosed = resolve;
     });
@@ -237,7 +245,7 @@ export class Conn implements AsyncIterable<Message> {
     );
     this.#reader = new FrameReader(this.#frameHandler(), {
       isServer: this.#isServer,
-      allowRsv1: false,
+      allowRsv1: this.#deflate !== null,
     });
 
     const net = socket as Partial<Socket>;
@@ -415,13 +423,16 @@ export class Conn implements AsyncIterable<Message> {
     if (!isDataType(type)) return this.writeControl(type, data);
     if (this.#writeError !== null) return Promise.reject(this.#writeError);
     if (this.#writeDeadlinePassed()) return Promise.reject(this.#writeError!);
-    if (this.#openWriter === null && this.#tasks.length === 0) {
+    const deflate = this.#compressorFor(data);
+    if (deflate !== null) {
+      const payload = toBuffer(data);
+      return this.#enqueue(() => this.#writeCompressed(deflate, type, payload, true, true));
+    }
+    if (this.#queueIdle()) {
       this.#writer.writeFrame(type, true, false, data);
       return this.#accepted();
     }
-    return this.#enqueue(false, () => {
-      this.#writer.writeFrame(type, true, false, data);
-    });
+    return this.#enqueue(() => this.#writer.writeFrame(type, true, false, data));
   }
 
   /**
@@ -438,13 +449,14 @@ export class Conn implements AsyncIterable<Message> {
     if (this.#writeError !== null) return Promise.reject(this.#writeError);
     return new Promise<Writable>((resolve, reject) => {
       const open = (): void => {
-        this.#openWriter = new MessageWriter(this.#fragmentSink());
+        const deflate = this.#compressWrites && this.#deflate?.canCompress ? this.#deflate : null;
+        this.#openWriter = new MessageWriter(this.#fragmentSink(deflate));
         this.#openWriterType = type;
         this.#openWriterStarted = false;
         resolve(this.#openWriter);
       };
-      if (this.#openWriter === null && this.#tasks.length === 0) open();
-      else this.#tasks.push({ control: false, run: open, fail: reject });
+      if (this.#queueIdle()) open();
+      else this.#tasks.push({ run: open, fail: reject });
     });
   }
 
@@ -474,12 +486,27 @@ export class Conn implements AsyncIterable<Message> {
     }
     if (this.#closeSent) return Promise.reject(new CloseSentError());
     if (this.#writeError !== null) return Promise.reject(this.#writeError);
-    if (type === CloseMessage) this.#markCloseSent();
-    this.#writer.writeFrame(type, true, false, payload);
-    if (type === CloseMessage) this.#afterCloseSent();
-    const accepted = this.#accepted();
-    if (accepted === RESOLVED || deadline === undefined) return accepted;
-    return withDeadline(accepted, toMillis(deadline), 'write');
+    let written: Promise<void>;
+    if (type !== CloseMessage) {
+      this.#writer.writeFrame(type, true, false, payload);
+      written = this.#accepted();
+    } else if (this.#openWriter === null && (this.#busy || this.#tasks.length > 0)) {
+      // A close frame must not overtake messages already being compressed: they would be lost.
+      written = this.#ordered(() => this.#writeClose(payload));
+    } else {
+      written = this.#writeClose(payload);
+    }
+    if (written === RESOLVED || deadline === undefined) return written;
+    return withDeadline(written, toMillis(deadline), 'write');
+  }
+
+  #writeClose(payload: Buffer): Promise<void> {
+    if (this.#closeSent) return Promise.reject(new CloseSentError());
+    if (this.#writeError !== null) return Promise.reject(this.#writeError);
+    this.#markCloseSent();
+    this.#writer.writeFrame(CloseMessage, true, false, payload);
+    this.#afterCloseSent();
+    return this.#accepted();
   }
 
   /**
@@ -492,15 +519,32 @@ export class Conn implements AsyncIterable<Message> {
     if (!isDataType(message.type)) return this.writeControl(message.type, message.data);
     if (this.#writeError !== null) return Promise.reject(this.#writeError);
     if (this.#writeDeadlinePassed()) return Promise.reject(this.#writeError!);
+    const data = message.data;
+    const type = message.type;
+    const deflate = this.#compressorFor(data);
+    // Compressed frames are shared only when this side keeps no context between messages; with
+    // context takeover each connection would have to compress the message itself, so it goes out
+    // uncompressed and shared instead.
+    const key = deflate?.preparedKey;
     const write = (): void => {
-      if (this.#isServer) this.#writer.writeRaw(message.frame('server'));
-      else this.#writer.writeFrame(message.type, true, false, message.data);
+      if (deflate !== null && key !== undefined) {
+        const payload = message.frame(`${key}:payload`, () => deflate.compressAlone(data));
+        if (this.#isServer) {
+          this.#writer.writeRaw(message.frame(key, () => unmaskedFrame(type, true, payload)));
+        } else {
+          this.#writer.writeFrame(type, true, true, payload);
+        }
+      } else if (this.#isServer) {
+        this.#writer.writeRaw(message.frame('server', () => unmaskedFrame(type, false, data)));
+      } else {
+        this.#writer.writeFrame(type, true, false, data);
+      }
     };
-    if (this.#openWriter === null && this.#tasks.length === 0) {
+    if (this.#queueIdle()) {
       write();
       return this.#accepted();
     }
-    return this.#enqueue(false, write);
+    return this.#enqueue(write);
   }
 
   /**
@@ -547,10 +591,8 @@ export class Conn implements AsyncIterable<Message> {
    * @throws {RangeError} for a level outside -1 to 9.
    */
   setCompressionLevel(level: number): void {
-    if (!Number.isInteger(level) || level < -1 || level > 9) {
-      throw new RangeError('websocket: invalid compression level');
-    }
-    this.#compressionLevel = level;
+    if (!isCompressionLevel(level)) throw new RangeError('websocket: invalid compression level');
+    this.#deflate?.setLevel(level);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -675,17 +717,18 @@ export class Conn implements AsyncIterable<Message> {
 
   #frameHandler(): FrameHandler {
     return {
-      onDataFrame: (opcode, fin, _compressed, length) => this.#onDataFrame(opcode, length),
+      onDataFrame: (opcode, _fin, compressed, length) =>
+        this.#onDataFrame(opcode, compressed, length),
       onPayload: (piece) => this.#onPayload(piece),
       onDataFrameEnd: (fin) => {
-        if (fin) this.#onMessageEnd();
+        if (fin) this.#onFinalFrameEnd();
       },
       onControl: (opcode, payload) => this.#onControl(opcode, payload),
       onProtocolError: (problems) => this.#fail(new ProtocolError(problems)),
     };
   }
 
-  #onDataFrame(opcode: number, length: number): void {
+  #onDataFrame(opcode: number, compressed: boolean, length: number): void {
     let message = this.#current;
     if (this.#readError !== null) return;
     if (opcode !== OPCODE_CONTINUATION) {
@@ -694,6 +737,7 @@ export class Conn implements AsyncIterable<Message> {
       this.#currentLimit = this.#readLimit;
       this.#fragments = 1;
       this.#validating = opcode === TextMessage;
+      if (compressed) this.#startInflate(message);
       if (this.#draining) {
         message.discarded = true;
       } else {
@@ -710,26 +754,66 @@ export class Conn implements AsyncIterable<Message> {
       );
       return;
     }
-    if (message !== null && message.size + length > this.#currentLimit) {
+    // A compressed message is measured as it is inflated.
+    if (
+      message !== null &&
+      this.#decompressor === null &&
+      message.size + length > this.#currentLimit
+    ) {
       this.#fail(new ReadLimitError(this.#currentLimit));
     }
+  }
+
+  #startInflate(message: Incoming): void {
+    this.#decompressor = this.#deflate!.decompressor(
+      (piece) => this.#deliver(message, piece),
+      (err) =>
+        this.#fail(
+          new ProtocolError(
+            `invalid compressed data: ${err.message}`,
+            CloseInvalidFramePayloadData,
+            'ERR_WS_COMPRESSION',
+          ),
+        ),
+    );
   }
 
   #onPayload(piece: Buffer): void {
     const message = this.#current;
     if (message === null) return;
+    const decompressor = this.#decompressor;
+    if (decompressor === null) {
+      this.#deliver(message, piece);
+    } else if (!decompressor.write(piece)) {
+      // The inflater has a backlog: stop reading until it has worked through it.
+      this.#inflateBacklog = true;
+      this.#pauseSocket();
+      decompressor.drained(() => {
+        this.#inflateBacklog = false;
+        this.#maybeResume();
+      });
+    }
+  }
+
+  // Hands a piece of message data (as received, or inflated) to its reader or queue. Returns
+  // false once the connection failed.
+  #deliver(message: Incoming, piece: Buffer): boolean {
     message.size += piece.length;
+    if (this.#decompressor !== null && message.size > this.#currentLimit) {
+      this.#fail(new ReadLimitError(this.#currentLimit));
+      return false;
+    }
     if (this.#validating && !this.#utf8.write(piece)) {
       this.#failUtf8();
-      return;
+      return false;
     }
-    if (message.discarded) return;
+    if (message.discarded) return true;
     if (message.reader !== null) {
       if (!message.reader.push(piece)) {
         this.#readerFull = true;
         this.#pauseSocket();
       }
-      return;
+      return true;
     }
     const chunks = message.chunks;
     chunks.push(piece);
@@ -737,6 +821,23 @@ export class Conn implements AsyncIterable<Message> {
     if (chunks.length >= COMPACT_AT) compact(message);
     this.#unreadBytes += piece.length;
     if (this.#unreadBytes > this.#readBufferSize) this.#checkBackpressure();
+    return true;
+  }
+
+  // The final frame is in; a compressed message ends once its last piece is inflated, and the
+  // frames behind it wait so messages stay in order.
+  #onFinalFrameEnd(): void {
+    const decompressor = this.#decompressor;
+    if (decompressor === null) {
+      this.#onMessageEnd();
+      return;
+    }
+    this.#reader.pause();
+    decompressor.end(() => {
+      this.#decompressor = null;
+      this.#onMessageEnd();
+      this.#reader.resume();
+    });
   }
 
   #onMessageEnd(): void {
@@ -902,7 +1003,7 @@ export class Conn implements AsyncIterable<Message> {
   }
 
   #maybeResume(): void {
-    if (!this.#socketPaused || this.#readerFull) return;
+    if (!this.#socketPaused || this.#readerFull || this.#inflateBacklog) return;
     let unread = this.#unreadBytes;
     const head = this.#queue[0];
     if (this.#waiters.length > 0 && head !== undefined && !head.done) unread -= head.length;
@@ -929,6 +1030,8 @@ export class Conn implements AsyncIterable<Message> {
   #failRead(err: Error, keepQueued: boolean): void {
     if (this.#readError !== null) return;
     this.#readError = err;
+    this.#decompressor?.abort();
+    this.#decompressor = null;
     const current = this.#current;
     this.#current = null;
     if (current !== null && !current.done) {
@@ -998,29 +1101,76 @@ export class Conn implements AsyncIterable<Message> {
     return drained;
   }
 
-  #enqueue(control: boolean, write: () => void): Promise<void> {
+  // Whether a write may go straight to the batch: nothing is queued ahead of it.
+  #queueIdle(): boolean {
+    return this.#openWriter === null && !this.#busy && this.#tasks.length === 0;
+  }
+
+  // The compressor for a message of `data`, when it is to be compressed.
+  #compressorFor(data: MessageData): PerMessageDeflate | null {
+    const deflate = this.#deflate;
+    if (deflate === null || !this.#compressWrites || !deflate.canCompress) return null;
+    const length = typeof data === 'string' ? Buffer.byteLength(data) : data.length;
+    return length >= deflate.threshold ? deflate : null;
+  }
+
+  // Queues a write behind earlier ones; the promise settles as a direct write's would.
+  #enqueue(write: () => Promise<void> | void): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.#tasks.push({
-        control,
         run: () => {
           if (this.#writeError !== null) {
             reject(this.#writeError);
             return;
           }
-          write();
-          this.#accepted().then(resolve, reject);
+          const written = write();
+          const settle = (): void => {
+            if (this.#writeError !== null) reject(this.#writeError);
+            else this.#accepted().then(resolve, reject);
+          };
+          if (written === undefined) {
+            settle();
+            return;
+          }
+          return written.then(settle, (err: unknown) => reject(toError(err)));
         },
         fail: reject,
+      });
+      this.#runTasks();
+    });
+  }
+
+  // Compresses a message (or a piece of one) and writes its frame; resolves once it is in the
+  // batch.
+  #writeCompressed(
+    deflate: PerMessageDeflate,
+    opcode: number,
+    data: Buffer,
+    first: boolean,
+    fin: boolean,
+  ): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      deflate.compress(data, fin, (err, out) => {
+        if (err !== null) {
+          this.#failWrite(err);
+          reject(err);
+          return;
+        }
+        if (this.#writeError !== null) {
+          reject(this.#writeError);
+          return;
+        }
+        this.#writer.writeFrame(opcode, fin, first, out);
+        resolve();
       });
     });
   }
 
   // Runs `write` after every write queued before it.
   #ordered(write: () => Promise<void>): Promise<void> {
-    if (this.#openWriter === null && this.#tasks.length === 0) return write();
+    if (this.#queueIdle()) return write();
     return new Promise<void>((resolve, reject) => {
       this.#tasks.push({
-        control: false,
         run: () => void write().then(resolve, reject),
         fail: reject,
       });
@@ -1029,16 +1179,31 @@ export class Conn implements AsyncIterable<Message> {
 
   #runTasks(): void {
     const tasks = this.#tasks;
-    while (this.#openWriter === null && tasks.length > 0) tasks.shift()!.run();
+    while (this.#openWriter === null && !this.#busy && tasks.length > 0) {
+      const pending = tasks.shift()!.run();
+      if (pending !== undefined) {
+        this.#busy = true;
+        void pending.finally(() => {
+          this.#busy = false;
+          this.#runTasks();
+        });
+      }
+    }
   }
 
-  #fragmentSink(): FragmentSink {
+  #fragmentSink(deflate: PerMessageDeflate | null): FragmentSink {
     return {
       sendFragment: (data, fin) => {
         if (this.#writeError !== null) throw this.#writeError;
         if (this.#writeDeadlinePassed()) throw this.#writeError!;
-        const opcode = this.#openWriterStarted ? OPCODE_CONTINUATION : this.#openWriterType;
+        const first = !this.#openWriterStarted;
+        const opcode = first ? this.#openWriterType : OPCODE_CONTINUATION;
         this.#openWriterStarted = true;
+        if (deflate !== null) {
+          return this.#writeCompressed(deflate, opcode, data, first, fin).then(() =>
+            this.#accepted(),
+          );
+        }
         this.#writer.writeFrame(opcode, fin, false, data);
         const accepted = this.#accepted();
         return accepted === RESOLVED ? undefined : accepted;
@@ -1171,15 +1336,11 @@ export class Conn implements AsyncIterable<Message> {
     this.#failRead(new CloseError(CloseAbnormalClosure, 'connection closed'), true);
     this.#failWrite(new CloseError(CloseAbnormalClosure, 'connection closed'));
     this.#writer.abort();
+    this.#deflate?.close();
     this.#clearReadTimer();
     if (this.#writeTimer !== null) clearTimeout(this.#writeTimer);
     if (this.#closeTimer !== null) clearTimeout(this.#closeTimer);
     this.#resolveClosed();
-  }
-
-  /** @internal */
-  get compressionSettings(): { enabled: boolean; level: number } {
-    return { enabled: this.#compressWrites, level: this.#compressionLevel };
   }
 }
 

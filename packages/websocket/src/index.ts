@@ -134,6 +134,7 @@ export { formatCloseMessage } from './close.js';
 export { PreparedMessage } from './prepared.js';
 export { joinMessages } from './join.js';
 export { type BufferPool, SimpleBufferPool } from './buffer-pool.js';
+export { type CompressionOptions, type DeflateParams } from './compression.js';
 export {
   Upgrader,
   isWebSocketUpgrade,

@@ -48,24 +48,28 @@ export class PreparedMessage {
   }
 
   /**
-   * Returns the frame for a kind of connection, building it with `build` the first time.
+   * Returns the bytes cached for a kind of connection (a whole frame, or a compressed payload),
+   * building them with `build` the first time.
    *
    * @internal
    */
-  frame(kind: string, build?: () => Buffer): Buffer {
+  frame(kind: string, build: () => Buffer): Buffer {
     let frame = this.#frames.get(kind);
     if (frame === undefined) {
-      frame = build === undefined ? this.#unmaskedFrame() : build();
+      frame = build();
       this.#frames.set(kind, frame);
     }
     return frame;
   }
+}
 
-  #unmaskedFrame(): Buffer {
-    const data = this.data;
-    const frame = Buffer.allocUnsafe(frameHeaderLength(data.length, false) + data.length);
-    const offset = writeFrameHeader(frame, 0, this.type, true, false, data.length, null);
-    data.copy(frame, offset);
-    return frame;
-  }
+/**
+ * Returns a whole unmasked final frame (the server side's form): header and payload in one
+ * buffer, ready to be shared between connections.
+ */
+export function unmaskedFrame(opcode: number, rsv1: boolean, payload: Buffer): Buffer {
+  const frame = Buffer.allocUnsafe(frameHeaderLength(payload.length, false) + payload.length);
+  const offset = writeFrameHeader(frame, 0, opcode, true, rsv1, payload.length, null);
+  payload.copy(frame, offset);
+  return frame;
 }

@@ -13,6 +13,12 @@ import {
 } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { BufferPool } from './buffer-pool.js';
+import {
+  compressionOptions,
+  negotiateServer,
+  PerMessageDeflate,
+  type CompressionOptions,
+} from './compression.js';
 import { DEFAULT_HANDSHAKE_TIMEOUT } from './constants.js';
 import { Conn } from './conn.js';
 import { HandshakeError, TimeoutError } from './errors.js';
@@ -69,8 +75,12 @@ export interface UpgraderOptions {
    * `() => true` allows every origin.
    */
   checkOrigin?: (req: IncomingMessage) => boolean | Promise<boolean>;
-  /** Whether to negotiate permessage-deflate (RFC 7692) when the client offers it. */
-  enableCompression?: boolean;
+  /**
+   * Whether to negotiate permessage-deflate (RFC 7692) when the client offers it: `true` for the
+   * defaults, or {@link CompressionOptions} to set context takeover, window sizes, level and
+   * threshold. Offers the server cannot meet are declined and the connection runs uncompressed.
+   */
+  enableCompression?: boolean | CompressionOptions;
   /** The read limit of each connection, in bytes after decompression. Default 64 MiB. */
   readLimit?: number;
 }
@@ -99,10 +109,15 @@ export class Upgrader {
   readonly #options: UpgraderOptions;
   readonly #handshakeTimeout: number;
   readonly #checkOrigin: (req: IncomingMessage) => boolean | Promise<boolean>;
+  readonly #compression: CompressionOptions | undefined;
 
-  /** @param options - see {@link UpgraderOptions}. */
+  /**
+   * @param options - see {@link UpgraderOptions}.
+   * @throws {RangeError} for invalid compression options.
+   */
   constructor(options: UpgraderOptions = {}) {
     this.#options = { ...options };
+    this.#compression = compressionOptions(options.enableCompression);
     this.#handshakeTimeout = options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
     this.#checkOrigin = options.checkOrigin ?? checkSameOrigin;
   }
@@ -227,6 +242,11 @@ export class Upgrader {
     }
 
     const protocol = this.#selectSubprotocol(req, extra);
+    const compression = this.#compression;
+    const negotiated =
+      compression === undefined
+        ? undefined
+        : negotiateServer(headerValue(headers, 'sec-websocket-extensions'), compression);
     const lines = [
       'HTTP/1.1 101 Switching Protocols',
       'Upgrade: websocket',
@@ -234,6 +254,7 @@ export class Upgrader {
       `Sec-WebSocket-Accept: ${computeAcceptKey(key)}`,
     ];
     if (protocol !== '') lines.push(`Sec-WebSocket-Protocol: ${protocol}`);
+    if (negotiated !== undefined) lines.push(`Sec-WebSocket-Extensions: ${negotiated.response}`);
     for (const [name, values] of extra) {
       if (name === 'sec-websocket-protocol') continue;
       for (const value of values.names) lines.push(`${value}`);
@@ -243,6 +264,11 @@ export class Upgrader {
     return new Conn(socket, {
       isServer: true,
       subprotocol: protocol,
+      extensions: negotiated?.response ?? '',
+      deflate:
+        negotiated === undefined || compression === undefined
+          ? undefined
+          : new PerMessageDeflate(negotiated.params, true, compression),
       readBufferSize: this.#options.readBufferSize,
       writeBufferSize: this.#options.writeBufferSize,
       writeBufferPool: this.#options.writeBufferPool,
