@@ -5,21 +5,26 @@
  */
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { parseFrame, type ParsedFrame } from './frames';
 
+/** A raw WebSocket peer over any byte stream: exact bytes out, parsed frames in. */
+export interface RawPeer {
+  /** Writes bytes as they are. */
+  send(bytes: Buffer | Buffer[]): void;
+  /** Resolves with the next whole frame, or `null` once the other side closed with none left. */
+  nextFrame(): Promise<ParsedFrame | null>;
+  /** Resolves once the other side has closed the connection (its FIN arrived). */
+  ended: Promise<void>;
+  /** Destroys the stream. */
+  destroy(): void;
+}
+
 /** What the raw client saw when the connection ended. */
-export interface RawClient {
+export interface RawClient extends RawPeer {
   socket: Socket;
   /** The server's handshake answer (status line and headers). */
   response: string;
-  /** Writes bytes as they are. */
-  send(bytes: Buffer | Buffer[]): void;
-  /** Resolves with the next whole frame, or `null` once the server closed TCP with none left. */
-  nextFrame(): Promise<ParsedFrame | null>;
-  /** Resolves once the server has closed the TCP connection (its FIN arrived). */
-  ended: Promise<void>;
-  /** Destroys the socket. */
-  destroy(): void;
 }
 
 /** The key of RFC 6455's example handshake, with its accept value. */
@@ -27,31 +32,11 @@ export const SAMPLE_KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
 export const SAMPLE_ACCEPT = 's3pPLMBiTxaQ9kYGzzhZRbK+xOo=';
 
 /**
- * Connects to `port`, sends an upgrade request for `path` with `headers` added, and resolves once
- * the server's answer is in. Rejects if the server answers with anything but 101.
+ * Wraps a stream whose WebSocket handshake is done (or was never needed, in memory): `initial`
+ * holds bytes already read past the handshake.
  */
-export async function rawConnect(
-  port: number,
-  path = '/',
-  headers: Record<string, string> = {},
-): Promise<RawClient> {
-  const socket = connect(port, '127.0.0.1');
-  socket.setNoDelay(true);
-  await once(socket, 'connect');
-  const lines = [
-    `GET ${path} HTTP/1.1`,
-    `Host: 127.0.0.1:${port}`,
-    'Upgrade: websocket',
-    'Connection: Upgrade',
-    `Sec-WebSocket-Key: ${SAMPLE_KEY}`,
-    'Sec-WebSocket-Version: 13',
-    ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
-    '',
-    '',
-  ];
-  socket.write(lines.join('\r\n'));
-
-  let buffer = Buffer.alloc(0);
+export function rawPeer(socket: Duplex, initial: Buffer = Buffer.alloc(0)): RawPeer {
+  let buffer = initial;
   let ended = false;
   let notify: (() => void) | null = null;
   const wake = (): void => {
@@ -73,24 +58,7 @@ export async function rawConnect(
     socket.once('close', done);
   });
   socket.on('error', () => {});
-
-  const waitData = (): Promise<void> => new Promise((resolve) => (notify = resolve));
-
-  let headerEnd: number;
-  while ((headerEnd = buffer.indexOf('\r\n\r\n')) < 0) {
-    if (ended) throw new Error('connection closed during handshake');
-    await waitData();
-  }
-  const response = buffer.subarray(0, headerEnd).toString('latin1');
-  buffer = buffer.subarray(headerEnd + 4);
-  if (!response.startsWith('HTTP/1.1 101')) {
-    socket.destroy();
-    throw new Error(`handshake refused: ${response.split('\r\n')[0]}`);
-  }
-
   return {
-    socket,
-    response,
     send(bytes) {
       socket.write(Array.isArray(bytes) ? Buffer.concat(bytes) : bytes);
     },
@@ -102,7 +70,7 @@ export async function rawConnect(
           return parsed.frame;
         }
         if (ended) return null;
-        await waitData();
+        await new Promise<void>((resolve) => (notify = resolve));
       }
     },
     ended: endedPromise,
@@ -110,4 +78,61 @@ export async function rawConnect(
       socket.destroy();
     },
   };
+}
+
+/**
+ * Connects to `port`, sends an upgrade request for `path` with `headers` added, and resolves once
+ * the server's answer is in. Rejects if the server answers with anything but 101.
+ */
+export async function rawConnect(
+  port: number,
+  path = '/',
+  headers: Record<string, string> = {},
+): Promise<RawClient> {
+  const socket = connect(port, '127.0.0.1');
+  socket.setNoDelay(true);
+  socket.on('error', () => {});
+  await once(socket, 'connect');
+  const lines = [
+    `GET ${path} HTTP/1.1`,
+    `Host: 127.0.0.1:${port}`,
+    'Upgrade: websocket',
+    'Connection: Upgrade',
+    `Sec-WebSocket-Key: ${SAMPLE_KEY}`,
+    'Sec-WebSocket-Version: 13',
+    ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
+    '',
+    '',
+  ];
+  socket.write(lines.join('\r\n'));
+
+  // Read up to the end of the answer's head; the rest belongs to the frame stream.
+  let buffer = Buffer.alloc(0);
+  let headerEnd: number;
+  while ((headerEnd = buffer.indexOf('\r\n\r\n')) < 0) {
+    const chunk = await new Promise<Buffer | null>((resolve) => {
+      const onData = (data: Buffer): void => {
+        socket.off('end', onEnd);
+        socket.pause();
+        resolve(data);
+      };
+      const onEnd = (): void => {
+        socket.off('data', onData);
+        resolve(null);
+      };
+      socket.once('data', onData);
+      socket.once('end', onEnd);
+      socket.resume();
+    });
+    if (chunk === null) throw new Error('connection closed during handshake');
+    buffer = Buffer.concat([buffer, chunk]);
+  }
+  const response = buffer.subarray(0, headerEnd).toString('latin1');
+  if (!response.startsWith('HTTP/1.1 101')) {
+    socket.destroy();
+    throw new Error(`handshake refused: ${response.split('\r\n')[0]}`);
+  }
+  const peer = rawPeer(socket, buffer.subarray(headerEnd + 4));
+  socket.resume();
+  return { ...peer, socket, response };
 }
