@@ -82,7 +82,8 @@ export class FrameWriter {
   constructor(socket: Duplex, masked: boolean, bufferSize: number, pool: BufferPool | undefined) {
     this.#socket = socket;
     this.#masked = masked;
-    this.#bufferSize = bufferSize;
+    // A frame header (at most 14 bytes) must fit in one write buffer, however small it was set.
+    this.#bufferSize = Math.max(bufferSize, 14);
     this.#pool = pool;
     socket.on('drain', () => this.#onDrain());
   }
