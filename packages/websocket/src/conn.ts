@@ -216,6 +216,7 @@ export class Conn implements AsyncIterable<Message> {
   #closeReceived = false;
   #draining = false; // closeGracefully is waiting for the peer's close frame
   #socketClosed = false;
+  #socketError: Error | undefined;
   #closeTimer: NodeJS.Timeout | null = null;
   readonly #closedPromise: Promise<void>;
   #resolveClosed!: () => void;
@@ -253,11 +254,14 @@ export class Conn implements AsyncIterable<Message> {
     net.setTimeout?.(0);
     socket.on('data', (chunk: Buffer) => this.#reader.write(chunk));
     socket.on('end', () => this.#onSocketEnd());
-    socket.on('error', () => {
-      // The 'close' that follows reports the failure.
+    socket.on('error', (err: Error) => {
+      // The 'close' that follows reports the failure, with this as its cause.
+      this.#socketError ??= err;
     });
     socket.on('close', () => this.#onSocketClose());
     if (options.head !== undefined && options.head.length > 0) this.#reader.write(options.head);
+    // Adding a 'data' listener does not restart a stream that was paused explicitly.
+    if (socket.isPaused()) socket.resume();
     if (socket.destroyed) this.#onSocketClose();
   }
 
@@ -1333,8 +1337,10 @@ export class Conn implements AsyncIterable<Message> {
     if (this.#socketClosed) return;
     this.#socketClosed = true;
     this.#reader.stop();
-    this.#failRead(new CloseError(CloseAbnormalClosure, 'connection closed'), true);
-    this.#failWrite(new CloseError(CloseAbnormalClosure, 'connection closed'));
+    const cause = this.#socketError;
+    const text = cause === undefined ? 'connection closed' : `connection closed: ${cause.message}`;
+    this.#failRead(new CloseError(CloseAbnormalClosure, text, { cause }), true);
+    this.#failWrite(new CloseError(CloseAbnormalClosure, text, { cause }));
     this.#writer.abort();
     this.#deflate?.close();
     this.#clearReadTimer();
