@@ -144,9 +144,10 @@ export class Upgrader {
     head: Buffer = EMPTY,
     responseHeaders?: ResponseHeaders,
   ): Promise<Conn> {
-    // Until the connection takes the socket over, a socket error must not crash the process.
-    const ignore = (): void => {};
-    socket.on('error', ignore);
+    // A socket error must not crash the process, before the connection takes the socket over
+    // (it adds its own listener) nor after a refusal, while the peer may reset the connection
+    // before it has read the answer: the listener stays.
+    socket.on('error', ignoreSocketError);
     const attempt = this.#handshake(req, socket, head, responseHeaders);
     const timeout = this.#handshakeTimeout;
     let timer: NodeJS.Timeout | undefined;
@@ -163,10 +164,7 @@ export class Upgrader {
             }),
           ])
         : attempt;
-    return guarded.finally(() => {
-      clearTimeout(timer);
-      socket.off('error', ignore);
-    });
+    return guarded.finally(() => clearTimeout(timer));
   }
 
   async #handshake(
@@ -346,6 +344,8 @@ export function writeHttpError(
   }
   finishSocket(socket);
 }
+
+function ignoreSocketError(): void {}
 
 // Ends the socket and destroys it once the answer is flushed, or after a second if the peer
 // does not read it.
