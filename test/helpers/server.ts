@@ -2,10 +2,15 @@
  * Test servers on 127.0.0.1 with an ephemeral port, closed (with every socket) by `close()`.
  */
 import { once } from 'node:events';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerOptions } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { Upgrader, type Conn, type UpgraderOptions } from '@silverback/websocket';
+import {
+  Upgrader,
+  type Conn,
+  type ResponseHeaders,
+  type UpgraderOptions,
+} from '@silverback/websocket';
 
 /** A listening test server. */
 export interface TestServer {
@@ -17,8 +22,40 @@ export interface TestServer {
   conns: Conn[];
   /** Resolves with the next upgraded connection. */
   nextConn(): Promise<Conn>;
+  /** Resolves with the error of the next upgrade that failed (the upgrader's rejection). */
+  nextFailure(): Promise<unknown>;
   /** Destroys every socket and closes the server. */
   close(): Promise<void>;
+}
+
+/** How the test server itself is set up, beyond the upgrader's options. */
+export interface TestServerSettings {
+  /** Headers passed to every `upgrade()` call. */
+  responseHeaders?: ResponseHeaders;
+  /**
+   * Also hands requests that Node does not treat as upgrades (no `Connection: upgrade`, say) to
+   * the upgrader, which must refuse them with an HTTP error.
+   */
+  upgradeEveryRequest?: boolean;
+  /** Options of the HTTP server. */
+  http?: ServerOptions;
+}
+
+/** A queue of values that tests take in order, waiting for the ones not there yet. */
+function queue<T>(): { push(value: T): void; next(): Promise<T> } {
+  const values: T[] = [];
+  const waiting: ((value: T) => void)[] = [];
+  return {
+    push(value) {
+      const take = waiting.shift();
+      if (take) take(value);
+      else values.push(value);
+    },
+    next() {
+      if (values.length > 0) return Promise.resolve(values.shift()!);
+      return new Promise((resolve) => waiting.push(resolve));
+    },
+  };
 }
 
 /**
@@ -28,48 +65,44 @@ export interface TestServer {
 export async function startServer(
   handler?: (conn: Conn, req: IncomingMessage) => void | Promise<void>,
   options: UpgraderOptions = {},
+  settings: TestServerSettings = {},
 ): Promise<TestServer> {
   const upgrader = new Upgrader(options);
-  const server = createServer((_req, res) => {
-    res.writeHead(404).end();
-  });
   const sockets = new Set<Duplex>();
-  server.on('connection', (socket: Socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-  });
   const conns: Conn[] = [];
-  const waiting: ((conn: Conn) => void)[] = [];
-  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    upgrader.upgrade(req, socket, head).then(
+  const upgraded = queue<Conn>();
+  const failures = queue<unknown>();
+  const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    upgrader.upgrade(req, socket, head, settings.responseHeaders).then(
       (conn) => {
         conns.push(conn);
-        waiting.shift()?.(conn);
+        upgraded.push(conn);
         if (handler) {
           Promise.resolve(handler(conn, req)).catch(() => conn.close());
         }
       },
-      () => {},
+      (err: unknown) => failures.push(err),
     );
+  };
+  const server = createServer(settings.http ?? {}, (req, res) => {
+    if (settings.upgradeEveryRequest) upgrade(req, req.socket, Buffer.alloc(0));
+    else res.writeHead(404).end();
   });
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  server.on('upgrade', upgrade);
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const port = (server.address() as { port: number }).port;
-  let seen = 0;
   return {
     server,
     port,
     url: `ws://127.0.0.1:${port}`,
     conns,
-    nextConn() {
-      if (seen < conns.length) return Promise.resolve(conns[seen++]!);
-      return new Promise((resolve) => {
-        waiting.push((conn) => {
-          seen++;
-          resolve(conn);
-        });
-      });
-    },
+    nextConn: upgraded.next,
+    nextFailure: failures.next,
     async close() {
       for (const socket of sockets) socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
