@@ -1,0 +1,68 @@
+// The frames the load generator sends, built once before a run: masked as RFC 6455 requires of a
+// client, and for the compressed scenario deflated ahead of time, so sending costs one write.
+import { randomBytes } from 'node:crypto';
+import { constants, deflateRawSync } from 'node:zlib';
+
+/** The deflate tail RFC 7692 section 7.2.1 strips from every compressed message. */
+const DEFLATE_TAIL = Buffer.from([0x00, 0x00, 0xff, 0xff]);
+
+/**
+ * Builds one masked client frame with FIN set.
+ *
+ * @param {number} opcode - 1 text, 2 binary.
+ * @param {Buffer} payload - the payload as it goes on the wire (already compressed if `rsv1`).
+ * @param {boolean} rsv1 - set RSV1 (a compressed message, RFC 7692).
+ * @returns {Buffer}
+ */
+export function maskedFrame(opcode, payload, rsv1) {
+  const length = payload.length;
+  const lengthBytes = length < 126 ? 0 : length < 0x10000 ? 2 : 8;
+  const frame = Buffer.allocUnsafe(2 + lengthBytes + 4 + length);
+  frame[0] = 0x80 | (rsv1 ? 0x40 : 0) | opcode;
+  if (lengthBytes === 0) {
+    frame[1] = 0x80 | length;
+  } else if (lengthBytes === 2) {
+    frame[1] = 0x80 | 126;
+    frame.writeUInt16BE(length, 2);
+  } else {
+    frame[1] = 0x80 | 127;
+    frame.writeUInt32BE(Math.floor(length / 0x100000000), 2);
+    frame.writeUInt32BE(length >>> 0, 6);
+  }
+  const keyAt = 2 + lengthBytes;
+  randomBytes(4).copy(frame, keyAt);
+  const key = frame.subarray(keyAt, keyAt + 4);
+  const body = keyAt + 4;
+  for (let i = 0; i < length; i++) frame[body + i] = payload[i] ^ key[i & 3];
+  return frame;
+}
+
+/**
+ * Compresses one message on its own (a fresh LZ77 window, as a client without context takeover
+ * would), ending with a sync flush and without the tail, as RFC 7692 section 7.2.1 says. A
+ * message compressed alone is valid for a server that keeps its inflate context, so the same
+ * frame can be sent again and again.
+ *
+ * @param {Buffer} payload
+ * @returns {Buffer}
+ */
+export function deflateMessage(payload) {
+  const out = deflateRawSync(payload, { finishFlush: constants.Z_SYNC_FLUSH });
+  if (!out.subarray(out.length - 4).equals(DEFLATE_TAIL)) {
+    throw new Error('a sync-flushed deflate stream must end with 00 00 ff ff');
+  }
+  return out.subarray(0, out.length - 4);
+}
+
+/**
+ * `count` masked frames back to back, each with its own key: the generator sends the first `k`
+ * frames of this block when `k` echoes came back.
+ *
+ * @param {number} count
+ * @param {() => Buffer} makeFrame
+ * @returns {{ block: Buffer, frameSize: number }}
+ */
+export function frameBlock(count, makeFrame) {
+  const frames = Array.from({ length: count }, makeFrame);
+  return { block: Buffer.concat(frames), frameSize: frames[0].length };
+}

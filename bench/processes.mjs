@@ -1,0 +1,134 @@
+// Child processes of a run: the servers (one process each) and the load generator, plus the CPU
+// time each used, read from /proc so that a busy server need not answer a question to be measured.
+import { execFileSync, fork } from 'node:child_process';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const HERE = fileURLToPath(new URL('.', import.meta.url));
+
+/**
+ * @typedef {object} RunningServer
+ * @property {string} key
+ * @property {number} pid
+ * @property {number} port
+ * @property {Record<string, unknown>} info - what the server reported about itself.
+ * @property {() => Promise<void>} stop - asks the server to exit (which writes its CPU profile,
+ *   if it runs under --cpu-prof) and waits for it.
+ */
+
+/**
+ * Starts one benchmark server and waits until it listens.
+ *
+ * @param {string} key
+ * @param {import('./scenarios.mjs').ServerSpec} spec
+ * @param {object} options
+ * @param {{ level: number, threshold: number } | null} options.deflate - compression settings, or
+ *   null for none.
+ * @param {string | null} options.profileDir - run under `node --cpu-prof`, writing here.
+ * @param {string} options.profileName - the profile's file name.
+ * @returns {Promise<RunningServer>}
+ * @throws {Error} when the server exits before it listens, or reports other facts than `spec`
+ *   expects (a ws variant that did or did not load its addon).
+ */
+export async function startServer(key, spec, { deflate, profileDir, profileName }) {
+  const execArgv =
+    profileDir === null
+      ? []
+      : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${profileName}`];
+  const env = { ...process.env, ...spec.env };
+  // The `ws` variants differ only by these variables: never let the caller's shell decide.
+  if (!('WS_NO_BUFFER_UTIL' in spec.env)) delete env.WS_NO_BUFFER_UTIL;
+  if (!('WS_NO_UTF_8_VALIDATE' in spec.env)) delete env.WS_NO_UTF_8_VALIDATE;
+  env.BENCH_DEFLATE = deflate === null ? '' : `${deflate.level},${deflate.threshold}`;
+  const child = fork(HERE + spec.script, [], { execArgv, env, stdio: 'inherit' });
+  const exited = once(child, 'exit');
+  const ready = await Promise.race([
+    once(child, 'message').then(([message]) => message),
+    exited.then(([code]) => {
+      throw new Error(`server ${key} exited with code ${code} before listening`);
+    }),
+  ]);
+  for (const [fact, value] of Object.entries(spec.expect ?? {})) {
+    if (ready.info[fact] !== value) {
+      child.kill();
+      throw new Error(`server ${key}: expected ${fact} = ${value}, it reports ${ready.info[fact]}`);
+    }
+  }
+  return {
+    key,
+    pid: child.pid,
+    port: ready.port,
+    info: ready.info,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.send({ type: 'stop' });
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/**
+ * @typedef {object} GeneratorResult
+ * @property {number} seconds - length of the measured interval.
+ * @property {number} messages - messages echoed in it.
+ * @property {number} payloadBytes - their payload bytes (uncompressed size).
+ * @property {number} wireBytes - their payload bytes as echoed (compressed size, if compressed).
+ * @property {number} generatorCpuSeconds
+ * @property {number | null} serverCpuSeconds - the server's CPU time in the interval.
+ * @property {string[]} errors - what went wrong, if anything.
+ */
+
+/**
+ * Runs the load generator once against `server` and returns the measured interval's counts.
+ *
+ * @param {RunningServer} server
+ * @param {import('./generator.mjs').GeneratorConfig} config - without `port`.
+ * @returns {Promise<GeneratorResult>}
+ */
+export async function runGenerator(server, config) {
+  const child = fork(HERE + 'generator.mjs', [], { execArgv: [], stdio: 'inherit' });
+  const exited = once(child, 'exit');
+  let serverCpuStart = null;
+  let serverCpuEnd = null;
+  let result = null;
+  let failure = null;
+  child.on('message', (message) => {
+    if (message.type === 'mark' && message.phase === 'start')
+      serverCpuStart = cpuSeconds(server.pid);
+    if (message.type === 'mark' && message.phase === 'end') serverCpuEnd = cpuSeconds(server.pid);
+    if (message.type === 'result') result = message;
+    if (message.type === 'failed') failure = message.error;
+  });
+  child.send({ ...config, port: server.port });
+  await exited;
+  if (result === null) {
+    throw new Error(`load generator failed: ${failure ?? `exited with ${child.exitCode}`}`);
+  }
+  const serverCpuSeconds =
+    serverCpuStart !== null && serverCpuEnd !== null ? serverCpuEnd - serverCpuStart : null;
+  return { ...result, serverCpuSeconds };
+}
+
+let ticksPerSecond;
+
+/**
+ * The CPU time (user + system) process `pid` has used so far, in seconds, or null where /proc is
+ * not available.
+ *
+ * @param {number} pid
+ * @returns {number | null}
+ */
+export function cpuSeconds(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    // The command name (field 2) may hold spaces; the fields after its ')' are plain.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    ticksPerSecond ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'latin1' }));
+    return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond;
+  } catch {
+    return null;
+  }
+}

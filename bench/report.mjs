@@ -1,0 +1,164 @@
+// Turns repetitions into medians, ratios and the tables run.mjs prints.
+import { SERVERS } from './scenarios.mjs';
+
+/**
+ * @typedef {object} ServerFigures
+ * @property {string} label
+ * @property {number[]} msgsPerSecond - one per repetition.
+ * @property {number[]} mbPerSecond - payload megabytes (10^6 bytes) echoed per second.
+ * @property {number} msgs - median messages per second.
+ * @property {number} mb - median MB/s.
+ * @property {number | null} serverCpu - median server CPU, in percent of one core.
+ * @property {number | null} serverCpuPerMsg - median server CPU time per echoed message, in
+ *   microseconds: less sensitive than the rates to other processes competing for the cores.
+ * @property {number} generatorCpu - median load-generator CPU, in percent of one core.
+ */
+
+/**
+ * Summarises one server's repetitions.
+ *
+ * @param {string} key
+ * @param {import('./processes.mjs').GeneratorResult[]} reps
+ * @returns {ServerFigures}
+ */
+export function figures(key, reps) {
+  const msgsPerSecond = reps.map((r) => r.messages / r.seconds);
+  const mbPerSecond = reps.map((r) => r.payloadBytes / r.seconds / 1e6);
+  const serverCpus = reps.filter((r) => r.serverCpuSeconds !== null);
+  return {
+    label: SERVERS[key].label,
+    msgsPerSecond,
+    mbPerSecond,
+    msgs: median(msgsPerSecond),
+    mb: median(mbPerSecond),
+    serverCpu:
+      serverCpus.length === 0
+        ? null
+        : median(serverCpus.map((r) => (100 * r.serverCpuSeconds) / r.seconds)),
+    serverCpuPerMsg:
+      serverCpus.length === 0
+        ? null
+        : median(serverCpus.map((r) => (1e6 * r.serverCpuSeconds) / Math.max(r.messages, 1))),
+    generatorCpu: median(reps.map((r) => (100 * r.generatorCpuSeconds) / r.seconds)),
+  };
+}
+
+/**
+ * The median of `values` (the mean of the middle two for an even count).
+ *
+ * @param {number[]} values
+ * @returns {number}
+ */
+export function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/**
+ * The table of one scenario, as Markdown (it reads well in a terminal and pastes into README.md).
+ *
+ * @param {import('./scenarios.mjs').Scenario} scenario
+ * @param {Record<string, ServerFigures>} results - by server key, in table order.
+ * @returns {string}
+ */
+export function table(scenario, results) {
+  const headline = scenario.unit === 'MB' ? 'mb' : 'msgs';
+  const unit = scenario.unit === 'MB' ? 'MB/s' : 'msgs/s';
+  const other = scenario.unit === 'MB' ? 'msgs/s' : 'MB/s';
+  const baselines = ['ws', 'ws-addons'].filter((key) => key in results);
+  const rows = [
+    [
+      'server',
+      `${unit} (median)`,
+      other,
+      `${unit} per repetition`,
+      ...baselines.map((key) => `vs ${SERVERS[key].label}`),
+      'server CPU',
+      'server CPU/msg',
+      'generator CPU',
+    ],
+  ];
+  for (const f of Object.values(results)) {
+    const perRep = scenario.unit === 'MB' ? f.mbPerSecond : f.msgsPerSecond;
+    rows.push([
+      f.label,
+      number(f[headline]),
+      number(scenario.unit === 'MB' ? f.msgs : f.mb),
+      perRep.map(number).join(' / '),
+      ...baselines.map((key) => ratio(f[headline], results[key][headline])),
+      f.serverCpu === null ? 'n/a' : `${Math.round(f.serverCpu)}%`,
+      f.serverCpuPerMsg === null ? 'n/a' : duration(f.serverCpuPerMsg),
+      `${Math.round(f.generatorCpu)}%`,
+    ]);
+  }
+  return markdown(rows);
+}
+
+/**
+ * The lines that say whether the generator had headroom and how the design targets of issue 2
+ * stand (at least twice `ws`'s small-message rate; `ws`-with-addons' large-message rate).
+ *
+ * @param {string} scenarioKey
+ * @param {import('./scenarios.mjs').Scenario} scenario
+ * @param {Record<string, ServerFigures>} results
+ * @returns {string[]}
+ */
+export function verdicts(scenarioKey, scenario, results) {
+  const lines = [];
+  const headline = scenario.unit === 'MB' ? 'mb' : 'msgs';
+  if ('raw' in results && 'ws' in results) {
+    lines.push(
+      `Generator headroom: the same generator drives the raw net echo at ` +
+        `${ratio(results.raw[headline], results.ws[headline])} the rate of ws.`,
+    );
+  }
+  // A generator that used most of a core may be what limits a server's figure.
+  const busy = Object.values(results).filter((f) => f.generatorCpu >= 85 && f !== results.raw);
+  for (const f of busy) {
+    lines.push(
+      `Warning: the generator used ${Math.round(f.generatorCpu)}% of a core against ${f.label}; ` +
+        "that figure may be the generator's limit, not the server's.",
+    );
+  }
+  if (scenarioKey === 'small' && 'ours' in results && 'ws' in results) {
+    const r = results.ours.msgs / results.ws.msgs;
+    lines.push(`Design target, at least 2x ws: ${r.toFixed(2)}x, ${r >= 2 ? 'met' : 'not met'}.`);
+  }
+  if (scenarioKey === 'large' && 'ours' in results && 'ws-addons' in results) {
+    const r = results.ours.mb / results['ws-addons'].mb;
+    lines.push(
+      `Design target, at least ws+addons (no addon of ours): ${r.toFixed(2)}x, ` +
+        `${r >= 1 ? 'met' : 'not met'}.`,
+    );
+  }
+  return lines;
+}
+
+/** `a / b` as `1.23x`. */
+export function ratio(a, b) {
+  return b > 0 ? `${(a / b).toFixed(2)}x` : 'n/a';
+}
+
+/** A figure with thousands separators; three significant digits for fractions below 100. */
+export function number(n) {
+  if (n >= 100 || Number.isInteger(n)) return Math.round(n).toLocaleString('en-US');
+  return n.toPrecision(3);
+}
+
+/** Microseconds as `12.3 µs` or, from a millisecond up, `4.56 ms`. */
+function duration(us) {
+  return us >= 1000 ? `${(us / 1000).toPrecision(3)} ms` : `${us.toPrecision(3)} µs`;
+}
+
+/** Rows as a Markdown table with aligned columns. */
+export function markdown(rows) {
+  const widths = rows[0].map((_, col) => Math.max(...rows.map((row) => String(row[col]).length)));
+  const line = (row) =>
+    `| ${row.map((cell, col) => String(cell).padEnd(widths[col])).join(' | ')} |`;
+  return [
+    line(rows[0]),
+    `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`,
+    ...rows.slice(1).map(line),
+  ].join('\n');
+}
