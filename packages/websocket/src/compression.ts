@@ -502,6 +502,12 @@ export class Decompressor {
   readonly #onOutput: (piece: Buffer) => boolean;
   readonly #onError: (err: Error) => void;
   #stopped = false;
+  #ended = false; // the peer ended the DEFLATE stream (a block with BFINAL set)
+  #pendingEnd: (() => void) | null = null;
+  readonly #handleEnd = (): void => {
+    this.#ended = true;
+    this.#finish();
+  };
   readonly #handleData = (piece: Buffer): void => {
     if (!this.#stopped && !this.#onOutput(piece)) this.#stop(true);
   };
@@ -522,6 +528,7 @@ export class Decompressor {
     this.#onError = onError;
     this.#inflate.on('data', this.#handleData);
     this.#inflate.on('error', this.#handleError);
+    this.#inflate.on('end', this.#handleEnd);
   }
 
   /** Writes a compressed piece; returns false when the caller should wait for `drained`. */
@@ -538,12 +545,23 @@ export class Decompressor {
   /** Ends the message: `callback` runs once all its output has been delivered. */
   end(callback: () => void): void {
     if (this.#stopped) return;
+    this.#pendingEnd = callback;
+    if (this.#ended) {
+      process.nextTick(() => this.#finish());
+      return;
+    }
     this.#inflate.write(TRAILER);
-    this.#inflate.flush(zlibConstants.Z_SYNC_FLUSH, () => {
-      if (this.#stopped) return;
-      this.#stop(false);
-      callback();
-    });
+    this.#inflate.flush(zlibConstants.Z_SYNC_FLUSH, () => this.#finish());
+  }
+
+  // RFC 7692 section 7.2.3.4 lets a sender end a message with a BFINAL block instead of a sync
+  // flush: zlib then ends the stream, and the next message needs a fresh inflater.
+  #finish(): void {
+    const callback = this.#pendingEnd;
+    if (callback === null || this.#stopped) return;
+    this.#pendingEnd = null;
+    this.#stop(this.#ended);
+    callback();
   }
 
   /** Abandons the message (the connection failed). */
@@ -555,6 +573,7 @@ export class Decompressor {
     this.#stopped = true;
     this.#inflate.off('data', this.#handleData);
     this.#inflate.off('error', this.#handleError);
+    this.#inflate.off('end', this.#handleEnd);
     this.#owner.endInflate(broken);
   }
 }
