@@ -183,6 +183,9 @@ export class FrameWriter {
   drained(): Promise<void> {
     if (!this.backedUp) return Promise.resolve();
     this.flush();
+    // A single write the kernel takes whole never sets the socket's needDrain, so no 'drain'
+    // follows it: only wait when the socket still holds more than its high-water mark.
+    if (!this.backedUp) return Promise.resolve();
     this.#drain ??= new Promise((resolve) => {
       this.#resolveDrain = resolve;
     });
