@@ -144,3 +144,13 @@ export {
   type UpgradeErrorHandler,
   type ResponseHeaders,
 } from './server.js';
+export {
+  Dialer,
+  defaultDialer,
+  dial,
+  type DialerOptions,
+  type DialOptions,
+  type DialResult,
+  type RequestHeaders,
+} from './client.js';
+export { proxyFromEnvironment, type ProxyOption } from './proxy.js';
