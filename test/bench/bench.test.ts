@@ -1,0 +1,195 @@
+/**
+ * The benchmark harness's own behaviour: its frame counter (header-only parsing, any chunking),
+ * a whole short run against every server, and the CPU-profile summary. Speed is not asserted here;
+ * `npm run bench` measures it.
+ */
+import { execFile, execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { frame } from '../helpers/frames';
+
+const ROOT = join(__dirname, '..', '..');
+const run = promisify(execFile);
+
+interface Expect {
+  opcode: number;
+  length: number | null;
+  rsv1: boolean | null;
+}
+
+interface Counted {
+  messages: number;
+  frames: number;
+  payloadBytes: number;
+  perChunk: number[];
+  error: string | null;
+}
+
+/**
+ * Feeds each run's chunks to a fresh FrameCounter of the bench, all in one child process (the
+ * counter is an ES module).
+ */
+function countRuns(expect: Expect, runs: Buffer[][]): Counted[] {
+  const input = JSON.stringify({
+    expect,
+    runs: runs.map((chunks) => chunks.map((c) => c.toString('base64'))),
+  });
+  const output = execFileSync(process.execPath, [join(__dirname, 'feed-counter.mjs')], {
+    input,
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  return JSON.parse(output) as Counted[];
+}
+
+function count(expect: Expect, chunks: Buffer[]): Counted {
+  return countRuns(expect, [chunks])[0]!;
+}
+
+const TEXT: Expect = { opcode: 1, length: null, rsv1: false };
+
+describe('bench frame counter', () => {
+  // Every length form, masked (as the raw echo returns) and not, and a fragmented message with
+  // a ping between its fragments.
+  const stream = Buffer.concat([
+    frame({ opcode: 1, payload: 'a'.repeat(32) }),
+    frame({ opcode: 1, payload: '', mask: false }),
+    frame({ opcode: 1, payload: 'b'.repeat(300), mask: false }),
+    frame({ opcode: 1, payload: 'c'.repeat(70_000) }),
+    frame({ opcode: 1, payload: 'd'.repeat(10), fin: false, mask: false }),
+    frame({ opcode: 9, payload: 'ping', mask: false }),
+    frame({ opcode: 0, payload: 'e'.repeat(200), mask: false }),
+    frame({ opcode: 1, payload: 'f'.repeat(5), lengthForm: 127, mask: false }),
+  ]);
+  const bytes = 32 + 0 + 300 + 70_000 + 210 + 5;
+
+  test('counts whole messages and their payload bytes in one chunk', () => {
+    const counted = count(TEXT, [stream]);
+    expect(counted).toMatchObject({ messages: 6, frames: 8, payloadBytes: bytes, error: null });
+  });
+
+  test('counts the same at every split point, headers split included', () => {
+    // Split points across every header and the fragment boundaries; payload interiors are
+    // sampled, since skipping a payload does not depend on where it is cut.
+    const points: number[] = [];
+    for (let at = 1; at < stream.length; at += at < 400 || stream.length - at < 400 ? 1 : 997) {
+      points.push(at);
+    }
+    const results = countRuns(
+      TEXT,
+      points.map((at) => [stream.subarray(0, at), stream.subarray(at)]),
+    );
+    expect(results).toHaveLength(points.length);
+    for (const counted of results) {
+      expect(counted).toMatchObject({ messages: 6, payloadBytes: bytes, error: null });
+    }
+  });
+
+  test('counts the same when fed one byte at a time', () => {
+    const head = stream.subarray(0, 500);
+    const chunks = Array.from(head, (_, i) => head.subarray(i, i + 1));
+    const counted = count(TEXT, [...chunks, stream.subarray(500)]);
+    expect(counted).toMatchObject({ messages: 6, payloadBytes: bytes, error: null });
+    // A message completes on the byte that ends it, and only then: the first frame is 2 header
+    // bytes, a 4-byte key and 32 payload bytes; the empty one after it ends with its header.
+    expect(counted.perChunk.slice(0, 40)).toEqual([...Array<number>(37).fill(0), 1, 0, 1]);
+  });
+
+  test('refuses echoes that are not what was sent', () => {
+    const exact: Expect = { opcode: 1, length: 4, rsv1: false };
+    expect(count(exact, [frame({ opcode: 1, payload: 'abcde' })]).error).toMatch(/5-byte/);
+    expect(count(exact, [frame({ opcode: 2, payload: 'abcd' })]).error).toMatch(/opcode 2/);
+    expect(count(exact, [frame({ opcode: 1, payload: 'abcd', rsv1: true })]).error).toMatch(/RSV1/);
+    expect(count(exact, [frame({ opcode: 8, payload: '' })]).error).toMatch(/close frame/);
+    expect(count(exact, [frame({ opcode: 0, payload: 'abcd' })]).error).toMatch(/continuation/);
+    const compressed: Expect = { opcode: 1, length: null, rsv1: null };
+    expect(count(compressed, [frame({ opcode: 1, payload: 'xyz', rsv1: true })])).toMatchObject({
+      messages: 1,
+      error: null,
+    });
+  });
+});
+
+describe('bench run', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'silverback-bench-'));
+  });
+  afterAll(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  interface Figures {
+    msgs: number;
+    mb: number;
+    msgsPerSecond: number[];
+    generatorCpu: number;
+  }
+  interface Report {
+    scenarios: Record<string, { results: Record<string, Figures>; errors: Record<string, string> }>;
+  }
+
+  test('measures every server in every scenario with correct echoes', async () => {
+    const json = join(dir, 'report.json');
+    const { stdout } = await run(
+      process.execPath,
+      ['bench/run.mjs', '--quick', '--duration=0.5', '--warmup=0.2', `--json=${json}`],
+      { cwd: ROOT, encoding: 'utf8' },
+    );
+    const report = JSON.parse(readFileSync(json, 'utf8')) as Report;
+    const servers = (name: string) => Object.keys(report.scenarios[name]!.results);
+    expect(servers('small')).toEqual(['raw', 'ws', 'ws-addons', 'ours']);
+    expect(servers('large')).toEqual(['raw', 'ws', 'ws-addons', 'ours']);
+    expect(servers('deflate')).toEqual(['ws', 'ours']);
+    for (const { results, errors } of Object.values(report.scenarios)) {
+      expect(errors).toEqual({});
+      for (const figures of Object.values(results)) {
+        expect(figures.msgsPerSecond).toHaveLength(1);
+        expect(figures.msgs).toBeGreaterThan(0);
+        expect(figures.mb).toBeGreaterThan(0);
+      }
+    }
+    expect(stdout).toMatch(/\| silverback +\| [\d,]+ +\|/);
+    expect(stdout).toMatch(/Generator headroom: .* the rate of ws\./);
+  }, 60_000);
+
+  test('rejects unknown options with the usage text', async () => {
+    const failure = await run(process.execPath, ['bench/run.mjs', '--servers=nginx'], {
+      cwd: ROOT,
+    }).then(
+      () => null,
+      (err: { code: number; stderr: string }) => err,
+    );
+    expect(failure?.code).toBe(2);
+    expect(failure?.stderr).toMatch(/unknown "nginx"[\s\S]*Usage/);
+  });
+});
+
+describe('bench profile summary', () => {
+  test('names the function that spent the time', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'silverback-profile-'));
+    try {
+      const script = join(dir, 'busy.js');
+      writeFileSync(
+        script,
+        'function spinForAWhile() { const end = Date.now() + 300; let x = 0; ' +
+          'while (Date.now() < end) x += Math.sqrt(x + 1); return x; }\nspinForAWhile();\n',
+      );
+      execFileSync(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${dir}`, script]);
+      const profile = readdirSync(dir).find((name) => name.endsWith('.cpuprofile'));
+      expect(profile).toBeDefined();
+      const output = execFileSync(
+        process.execPath,
+        [join(ROOT, 'bench', 'profile-summary.mjs'), join(dir, profile!), '--top', '3'],
+        { encoding: 'utf8' },
+      );
+      // The busy function tops the table, with its file and line.
+      const firstRow = output.split('\n').find((line) => /^\| \d/.test(line));
+      expect(firstRow).toMatch(/spinForAWhile .*busy\.js:1/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
