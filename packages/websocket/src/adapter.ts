@@ -1,0 +1,1104 @@
+/**
+ * The framework-neutral upgrade layer that the Express, Fastify and Koa adapters share
+ * (`@silverback/websocket/adapter`). Applications use the adapters; this module is for people
+ * writing one.
+ *
+ * ## How an adapter uses it
+ *
+ * An adapter creates one {@link UpgradeLayer} per application, giving it a `dispatch` function
+ * that runs a request through the framework's own pipeline (Express: `app.handle`, Fastify:
+ * `fastify.routing`, Koa: `app.callback()`), and attaches it to the application's servers. The
+ * layer then:
+ *
+ * 1. installs one cooperative `'upgrade'` listener per server. It never removes or disturbs the
+ *    server's other `'upgrade'` listeners, and it leaves alone every request its `shouldHandle`
+ *    option declines (Vite HMR, socket.io and other apps keep theirs);
+ * 2. runs each upgrade request it handles through `dispatch` with a real `ServerResponse` bound to
+ *    the socket, so any middleware or hook can refuse the upgrade with a real HTTP status, headers
+ *    and body. A route that answers 2xx is a plain HTTP route: its answer is replaced by 426
+ *    Upgrade Required. Every request gets an answer: the framework's own 404 or 500, the
+ *    adapter's, or 503 when the pipeline outlives the handshake timeout;
+ * 3. lets a websocket route accept: the route finds the request's {@link PendingUpgrade} with
+ *    {@link pendingUpgrade} and calls {@link PendingUpgrade.accept}, which runs the
+ *    {@link Upgrader} with the route's options (its `checkOrigin` receives the framework's own
+ *    request object) and returns the {@link Conn}. From then on nothing the framework does can
+ *    write HTTP to the socket;
+ * 4. runs the route's handler with {@link PendingUpgrade.run}: a handler that throws or rejects
+ *    closes the connection with 1011 and is reported to the layer's `onError` hook (the
+ *    framework's logger), never left as an unhandled rejection;
+ * 5. tracks live connections per server and per route ({@link UpgradeLayer.connections}) and
+ *    closes them with 1001 Going Away and a drain deadline when a server closes or on
+ *    {@link UpgradeLayer.close}.
+ *
+ * {@link inject} opens a client {@link Conn} to an application without a listening port: the
+ * request goes through the real server, the real layer and the real middleware stack, over an
+ * in-memory socket pair ({@link memorySocketPair}).
+ *
+ * A websocket route that receives a plain request (no upgrade) answers it with
+ * {@link respondUpgradeRequired}.
+ *
+ * @module
+ */
+
+import { EventEmitter } from 'node:events';
+import {
+  createServer,
+  request as httpRequest,
+  ServerResponse,
+  STATUS_CODES,
+  type IncomingMessage,
+  type OutgoingHttpHeaders,
+  type Server as HttpServer,
+} from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
+import { Server as NetServer } from 'node:net';
+import { Duplex } from 'node:stream';
+import {
+  CloseGoingAway,
+  CloseInternalServerErr,
+  CloseNoStatusReceived,
+  CloseNormalClosure,
+  DEFAULT_HANDSHAKE_TIMEOUT,
+} from './constants.js';
+import { Conn } from './conn.js';
+import { HandshakeError, isCloseError, TimeoutError } from './errors.js';
+import {
+  computeAcceptKey,
+  generateChallengeKey,
+  headerValue,
+  tokenListContainsValue,
+} from './handshake.js';
+import {
+  checkSameOrigin,
+  Upgrader,
+  writeHttpError,
+  type ResponseHeaders,
+  type UpgraderOptions,
+} from './server.js';
+
+// -------------------------------------------------------------------------------------------------
+// Types
+
+/** A server the layer can attach to: Node's `http.Server` or `https.Server`. */
+export type UpgradeServer = HttpServer | HttpsServer;
+
+/**
+ * A websocket route's handler: receives the connection and the framework's own request object
+ * (Express `req`, `FastifyRequest`, Koa `ctx`). When it throws or rejects, the connection is
+ * closed with 1011; when it returns, the connection stays open (it may have been handed to a hub).
+ */
+export type WebSocketHandler<TRequest> = (conn: Conn, request: TRequest) => void | Promise<void>;
+
+/**
+ * Upgrader options for a websocket route, as an adapter takes them globally and per route. Every
+ * {@link UpgraderOptions} field passes through; `checkOrigin` receives the framework's own request
+ * object instead of the raw `IncomingMessage`.
+ */
+export interface WebSocketRouteOptions<TRequest> extends Omit<UpgraderOptions, 'checkOrigin'> {
+  /**
+   * Decides whether the request's origin is allowed; refused requests get 403. It receives the
+   * framework's request object. The default is gorilla's same-origin rule: a request whose
+   * `Origin` host differs from its `Host` is refused. `() => true` allows every origin.
+   */
+  checkOrigin?: (request: TRequest) => boolean | Promise<boolean>;
+}
+
+/** Where an error reported to {@link UpgradeLayerOptions.onError} came from. */
+export interface UpgradeErrorContext<TRequest> {
+  /**
+   * `'dispatch'`: the framework pipeline threw outside the framework's own error handling (the
+   * client got 500); `'handler'`: a websocket handler threw or rejected after the upgrade (the
+   * connection was closed with 1011).
+   */
+  phase: 'dispatch' | 'handler';
+  /** The raw request. */
+  req: IncomingMessage;
+  /** The framework's request object, once a route accepted. */
+  request?: TRequest;
+  /** The connection, for a handler error. */
+  conn?: Conn;
+}
+
+/** Options of an {@link UpgradeLayer}: the application-wide upgrader options and the layer's own. */
+export interface UpgradeLayerOptions<TRequest> extends WebSocketRouteOptions<TRequest> {
+  /**
+   * Says which upgrade requests are this layer's. The others are left untouched for the server's
+   * other `'upgrade'` listeners. Default: every upgrade request.
+   */
+  shouldHandle?: (req: IncomingMessage) => boolean;
+  /**
+   * How long (ms) a shutdown waits for each peer's close frame before it drops the TCP
+   * connection. Default 5,000.
+   */
+  drainMs?: number;
+  /**
+   * Reports an error the application did not handle: a handler that threw or rejected after the
+   * upgrade, or a pipeline that threw. Adapters route it to the framework's logger. Default:
+   * `console.error`.
+   */
+  onError?: (err: unknown, context: UpgradeErrorContext<TRequest>) => void;
+}
+
+/**
+ * Runs a request through the framework's pipeline with a response bound to the request's socket.
+ * A thrown error or rejected promise is reported and answered with 500 when nothing was sent yet.
+ */
+export type UpgradeDispatch = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
+
+/** Options of {@link UpgradeLayer.close}. */
+export interface CloseOptions {
+  /** The close code sent to every connection. Default 1001 (Going Away). */
+  code?: number;
+  /** The close reason. Default `''`. */
+  reason?: string;
+  /**
+   * How long (ms) to wait for each peer's close frame before dropping its TCP connection.
+   * Default: the layer's `drainMs`.
+   */
+  drainMs?: number;
+}
+
+/** Which connections {@link UpgradeLayer.connections} returns. */
+export interface ConnectionFilter {
+  /** Only those accepted on this route (the route key the adapter gave, such as its path). */
+  route?: string;
+  /** Only those upgraded on this server. */
+  server?: UpgradeServer;
+}
+
+/** Options of {@link PendingUpgrade.accept}. */
+export interface AcceptOptions<TRequest> {
+  /** The route's upgrader options, merged over the layer's. */
+  options?: WebSocketRouteOptions<TRequest>;
+  /** The route key under which the connection is tracked (its path pattern, say). */
+  route?: string;
+  /** Headers for the 101 answer, added to those the pipeline set on the response. */
+  headers?: ResponseHeaders;
+}
+
+/** Where a {@link PendingUpgrade} stands. */
+export type PendingUpgradeState =
+  /** In the framework's pipeline: nothing answered, no route accepted. */
+  | 'routing'
+  /** A route accepted; the handshake is running. */
+  | 'accepting'
+  /** The 101 went out: the request is a WebSocket connection. */
+  | 'upgraded'
+  /** An HTTP answer started (the pipeline's, the upgrader's refusal, or the layer's). */
+  | 'answered';
+
+// -------------------------------------------------------------------------------------------------
+// The layer
+
+const kPending = Symbol.for('silverback.websocket.pendingUpgrade');
+
+interface PendingCarrier {
+  [kPending]?: PendingUpgrade<unknown>;
+}
+
+type UpgradeListener = (req: unknown, socket: unknown, head: unknown) => void;
+
+interface Tracked {
+  route: string | undefined;
+  server: UpgradeServer | undefined;
+}
+
+const DEFAULT_DRAIN_MS = 5000;
+
+// Headers the pipeline may set that describe an HTTP body or connection, not a 101 answer.
+const HEADERS_NOT_FOR_101 = new Set([
+  'connection',
+  'content-length',
+  'content-type',
+  'content-encoding',
+  'transfer-encoding',
+  'keep-alive',
+  'upgrade',
+  'etag',
+  'last-modified',
+]);
+
+/**
+ * UpgradeLayer is one application's WebSocket upgrade machinery, shared by the framework
+ * adapters: it owns an `'upgrade'` listener on each attached server, runs upgrade requests
+ * through the framework's pipeline, and tracks and closes the connections its routes accept.
+ * See the module documentation for the flow.
+ *
+ * @typeParam TRequest - the framework's request object handed to handlers and `checkOrigin`.
+ */
+export class UpgradeLayer<TRequest> {
+  readonly #dispatch: UpgradeDispatch;
+  readonly #options: UpgradeLayerOptions<TRequest>;
+  readonly #upgraderOptions: UpgraderOptions;
+  readonly #shouldHandle: (req: IncomingMessage) => boolean;
+  readonly #drainMs: number;
+  readonly #routingTimeout: number;
+  readonly #listeners = new Map<UpgradeServer, UpgradeListener>();
+  readonly #closingServers = new WeakSet<UpgradeServer>();
+  readonly #conns = new Map<Conn, Tracked>();
+  readonly #upgraders = new WeakMap<WebSocketRouteOptions<TRequest>, Upgrader>();
+  readonly #defaultUpgrader: Upgrader;
+  #memoryServer: HttpServer | null = null;
+  #closed = false;
+
+  /**
+   * @param dispatch - runs a request through the framework's pipeline.
+   * @param options - the application-wide upgrader options and the layer's own.
+   */
+  constructor(dispatch: UpgradeDispatch, options: UpgradeLayerOptions<TRequest> = {}) {
+    this.#dispatch = dispatch;
+    this.#options = { ...options };
+    const { shouldHandle, drainMs, onError: _onError, checkOrigin: _check, ...rest } = options;
+    this.#upgraderOptions = rest;
+    this.#shouldHandle = shouldHandle ?? (() => true);
+    this.#drainMs = drainMs ?? DEFAULT_DRAIN_MS;
+    this.#routingTimeout = options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
+    this.#defaultUpgrader = this.#makeUpgrader(undefined);
+  }
+
+  /** The layer's options, as given. */
+  get options(): Readonly<UpgradeLayerOptions<TRequest>> {
+    return this.#options;
+  }
+
+  /** Whether {@link UpgradeLayer.close} was called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Attaches the layer to a server: adds its `'upgrade'` listener (once per server, beside any
+   * others), and makes `server.close()` close the connections upgraded on that server with 1001
+   * Going Away, waiting up to `drainMs` for each closing handshake. Attaching twice is harmless.
+   *
+   * @throws {Error} when the layer was closed.
+   */
+  attach(server: UpgradeServer): void {
+    if (this.#closed) throw new Error('silverback: the websocket layer is closed');
+    if (this.#listeners.has(server)) return;
+    const listener: UpgradeListener = (req, socket, head) => {
+      this.handleUpgrade(req as IncomingMessage, socket as Duplex, head as Buffer, server);
+    };
+    this.#listeners.set(server, listener);
+    server.on('upgrade', listener);
+    onServerClose(server, this, () => {
+      void this.#closeServer(server);
+    });
+  }
+
+  /**
+   * Removes the layer's `'upgrade'` listener from a server. Connections already upgraded stay
+   * open and tracked.
+   */
+  detach(server: UpgradeServer): void {
+    const listener = this.#listeners.get(server);
+    if (listener === undefined) return;
+    this.#listeners.delete(server);
+    server.off('upgrade', listener);
+    offServerClose(server, this);
+  }
+
+  /** The servers the layer is attached to. */
+  servers(): UpgradeServer[] {
+    return [...this.#listeners.keys()];
+  }
+
+  /**
+   * Handles one upgrade request, as the layer's `'upgrade'` listener does: returns `false` and
+   * touches nothing when `shouldHandle` declines it; otherwise runs it through the pipeline and
+   * returns `true`. Adapters call it directly only for servers they do not attach.
+   *
+   * @param server - the server that received the request, for per-server tracking.
+   */
+  handleUpgrade(
+    req: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    server?: UpgradeServer,
+  ): boolean {
+    let ours: boolean;
+    try {
+      ours = this.#shouldHandle(req);
+    } catch (err) {
+      this.report(err, { phase: 'dispatch', req });
+      writeHttpError(socket, 500);
+      return true;
+    }
+    if (!ours) return false;
+    // Until a Conn owns the socket, a reset by the client must not crash the process.
+    socket.on('error', noop);
+    if (this.#closed || (server !== undefined && this.#closingServers.has(server))) {
+      writeHttpError(socket, 503);
+      return true;
+    }
+    const res = new ServerResponse(req);
+    const pending = new PendingUpgrade<TRequest>(this, req, socket, head, res, server);
+    (req as PendingCarrier)[kPending] = pending as PendingUpgrade<unknown>;
+    pending.start(this.#routingTimeout);
+    try {
+      const result = this.#dispatch(req, res);
+      if (isPromiseLike(result)) {
+        result.then(undefined, (err: unknown) => pending.pipelineFailed(err));
+      }
+    } catch (err) {
+      pending.pipelineFailed(err);
+    }
+    return true;
+  }
+
+  /**
+   * Returns the live connections, optionally only those of one route or one server: for
+   * broadcasts and for shutdown. A connection leaves the list when its TCP connection closes.
+   */
+  connections(filter: ConnectionFilter = {}): Conn[] {
+    const out: Conn[] = [];
+    for (const [conn, tracked] of this.#conns) {
+      // A destroyed socket's 'close' event may still be on its way (Node reports a server closed
+      // first), but the connection is no longer live.
+      if (conn.underlyingConn().destroyed) continue;
+      if (filter.route !== undefined && tracked.route !== filter.route) continue;
+      if (filter.server !== undefined && tracked.server !== filter.server) continue;
+      out.push(conn);
+    }
+    return out;
+  }
+
+  /**
+   * Shuts the layer down: detaches it from every server (new upgrade requests that still reach it
+   * get 503), then closes every live connection with `code` (default 1001 Going Away) and waits
+   * for the closing handshakes, dropping a peer's TCP connection after `drainMs`. Resolves once
+   * every connection is closed; never rejects.
+   */
+  async close(options: CloseOptions = {}): Promise<void> {
+    this.#closed = true;
+    for (const server of this.servers()) this.detach(server);
+    await this.#closeConns(this.connections(), options);
+  }
+
+  /**
+   * Returns a server that never listens, attached to this layer, for {@link inject}: requests
+   * reach it over in-memory sockets. Created on first use.
+   */
+  memoryServer(): HttpServer {
+    if (this.#memoryServer === null) {
+      this.#memoryServer = createServer((req, res) => {
+        void this.#dispatch(req, res);
+      });
+      this.attach(this.#memoryServer);
+    }
+    return this.#memoryServer;
+  }
+
+  /**
+   * Reports an error to the `onError` hook (default `console.error`). A hook that throws is
+   * ignored: reporting must not fail the caller.
+   */
+  report(err: unknown, context: UpgradeErrorContext<TRequest>): void {
+    try {
+      if (this.#options.onError !== undefined) this.#options.onError(err, context);
+      else console.error('silverback: websocket error', err);
+    } catch {
+      // nothing left to tell
+    }
+  }
+
+  /** @internal */
+  isClosing(server: UpgradeServer | undefined): boolean {
+    return this.#closed || (server !== undefined && this.#closingServers.has(server));
+  }
+
+  /** @internal */
+  upgrader(options: WebSocketRouteOptions<TRequest> | undefined): Upgrader {
+    if (options === undefined) return this.#defaultUpgrader;
+    let upgrader = this.#upgraders.get(options);
+    if (upgrader === undefined) {
+      upgrader = this.#makeUpgrader(options);
+      this.#upgraders.set(options, upgrader);
+    }
+    return upgrader;
+  }
+
+  /** @internal */
+  track(conn: Conn, route: string | undefined, server: UpgradeServer | undefined): void {
+    const socket = conn.underlyingConn();
+    if (socket.destroyed) return;
+    this.#conns.set(conn, { route, server });
+    // On the socket's 'close' itself, not on `conn.closed`: a promise settles a step later, after
+    // a server waiting for its last connection may already have reported itself closed.
+    socket.once('close', () => this.#conns.delete(conn));
+  }
+
+  /** @internal */
+  get drainMs(): number {
+    return this.#drainMs;
+  }
+
+  #makeUpgrader(route: WebSocketRouteOptions<TRequest> | undefined): Upgrader {
+    const check = route?.checkOrigin ?? this.#options.checkOrigin;
+    const { checkOrigin: _check, ...routeRest } = route ?? {};
+    return new Upgrader({
+      ...this.#upgraderOptions,
+      ...routeRest,
+      // The Upgrader sees the raw request; the application's check wants the framework's.
+      checkOrigin: (req) => {
+        const pending = (req as PendingCarrier)[kPending];
+        if (check === undefined || pending === undefined) return checkSameOrigin(req);
+        return check(pending.request as TRequest);
+      },
+    });
+  }
+
+  async #closeServer(server: UpgradeServer): Promise<void> {
+    this.#closingServers.add(server);
+    this.detach(server);
+    await this.#closeConns(this.connections({ server }), {});
+  }
+
+  async #closeConns(conns: Conn[], options: CloseOptions): Promise<void> {
+    const code = options.code ?? CloseGoingAway;
+    const reason = options.reason ?? '';
+    const drainMs = options.drainMs ?? this.#drainMs;
+    await Promise.all(conns.map((conn) => conn.closeGracefully(code, reason, drainMs)));
+  }
+}
+
+// -------------------------------------------------------------------------------------------------
+// One upgrade request
+
+/**
+ * PendingUpgrade is an upgrade request on its way through the framework's pipeline. A websocket
+ * route finds it with {@link pendingUpgrade} and calls {@link PendingUpgrade.accept}; anything
+ * else the pipeline does is an HTTP answer, written to the socket through {@link response}.
+ *
+ * @typeParam TRequest - the framework's request object.
+ */
+export class PendingUpgrade<TRequest> {
+  /** The raw upgrade request. */
+  readonly req: IncomingMessage;
+  /** The request's socket. */
+  readonly socket: Duplex;
+  /** The response bound to the socket, which the framework answers through. */
+  readonly response: ServerResponse;
+  /** The server that received the request (undefined when the adapter called the layer itself). */
+  readonly server: UpgradeServer | undefined;
+  readonly #layer: UpgradeLayer<TRequest>;
+  readonly #head: Buffer;
+  #state: PendingUpgradeState = 'routing';
+  #request: TRequest | undefined;
+  #timer: NodeJS.Timeout | null = null;
+
+  /** @internal */
+  constructor(
+    layer: UpgradeLayer<TRequest>,
+    req: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    res: ServerResponse,
+    server: UpgradeServer | undefined,
+  ) {
+    this.#layer = layer;
+    this.req = req;
+    this.socket = socket;
+    this.#head = head;
+    this.response = res;
+    this.server = server;
+  }
+
+  /** Where the request stands. */
+  get state(): PendingUpgradeState {
+    return this.#state;
+  }
+
+  /** The framework's request object, once a route accepted. */
+  get request(): TRequest | undefined {
+    return this.#request;
+  }
+
+  /** The layer that dispatched the request. */
+  get layer(): UpgradeLayer<TRequest> {
+    return this.#layer;
+  }
+
+  /** @internal Binds the response to the socket and arms the routing deadline. */
+  start(timeoutMs: number): void {
+    const res = this.response;
+    // The socket carries one answer, then closes: no keep-alive after a refused upgrade.
+    res.shouldKeepAlive = false;
+    res.assignSocket(this.socket as Parameters<ServerResponse['assignSocket']>[0]);
+    interceptResponse(res, () => this.#answering());
+    res.once('finish', () => endSocket(this.socket));
+    this.socket.once('close', () => this.#clearTimer());
+    if (timeoutMs > 0) {
+      this.#timer = setTimeout(() => this.#routingTimedOut(), timeoutMs);
+      this.#timer.unref();
+    }
+  }
+
+  /**
+   * Upgrades the request: runs the {@link Upgrader} with the layer's options and `options`
+   * merged (its `checkOrigin` receives `request`), writes the 101 answer with the headers the
+   * pipeline set on the response (cookies, say) plus `headers`, and returns the connection,
+   * tracked under `route`. From this call on, the framework's response is cut off from the
+   * socket: nothing it writes reaches the client.
+   *
+   * The connection reads from the socket at once and holds what arrives until the application
+   * reads, so a handler that awaits something before its first read loses no message.
+   *
+   * @param request - the framework's request object, for `checkOrigin` and the handler.
+   * @throws {HandshakeError} when the upgrader refused the request (it answered the HTTP error:
+   *   400, 403, 405, 426 or 500, `status` says which), when the layer or the server is shutting
+   *   down (503 answered), or when an HTTP answer already started (`status` 0, nothing written).
+   * @throws {TimeoutError} when the handshake timed out.
+   */
+  async accept(request: TRequest, options: AcceptOptions<TRequest> = {}): Promise<Conn> {
+    if (this.#state !== 'routing') {
+      throw new HandshakeError(`cannot upgrade: the request is already ${this.#state}`, 0);
+    }
+    const res = this.response;
+    if (res.headersSent) {
+      this.#state = 'answered';
+      throw new HandshakeError('cannot upgrade: an HTTP answer was already sent', 0);
+    }
+    this.#request = request;
+    this.#state = 'accepting';
+    this.#clearTimer();
+    const headers = { ...headersFor101(res), ...options.headers };
+    this.#detachResponse();
+    if (this.#layer.isClosing(this.server)) {
+      this.#state = 'answered';
+      writeHttpError(this.socket, 503);
+      throw new HandshakeError('the server is shutting down', 503);
+    }
+    let conn: Conn;
+    try {
+      conn = await this.#layer
+        .upgrader(options.options)
+        .upgrade(this.req, this.socket, this.#head, headers);
+    } catch (err) {
+      this.#state = 'answered';
+      throw err;
+    }
+    this.#state = 'upgraded';
+    this.socket.off('error', noop);
+    this.#layer.track(conn, options.route, this.server);
+    if (this.#layer.isClosing(this.server)) {
+      // The server began to close while the handshake ran.
+      void conn.closeGracefully(CloseGoingAway, '', this.#layer.drainMs);
+    }
+    return conn;
+  }
+
+  /**
+   * Runs a websocket handler on an accepted connection. When it throws or rejects, the error goes
+   * to the layer's `onError` hook (unless it is the peer's normal close) and the connection is
+   * closed with 1011. When it returns, the connection stays open.
+   */
+  run(conn: Conn, request: TRequest, handler: WebSocketHandler<TRequest>): void {
+    let result: void | Promise<void>;
+    try {
+      result = handler(conn, request);
+    } catch (err) {
+      this.handlerFailed(conn, request, err);
+      return;
+    }
+    if (isPromiseLike(result)) {
+      result.then(undefined, (err: unknown) => this.handlerFailed(conn, request, err));
+    }
+  }
+
+  /**
+   * Reports a handler's failure and closes its connection with 1011 (Internal Server Error).
+   * The peer closing normally (1000, 1001, or no code) is not reported.
+   */
+  handlerFailed(conn: Conn, request: TRequest, err: unknown): void {
+    if (!isCloseError(err, CloseNormalClosure, CloseGoingAway, CloseNoStatusReceived)) {
+      this.#layer.report(err, { phase: 'handler', req: this.req, request, conn });
+    }
+    void conn.closeGracefully(CloseInternalServerErr, '', this.#layer.drainMs);
+  }
+
+  /** @internal The pipeline threw outside the framework's error handling. */
+  pipelineFailed(err: unknown): void {
+    this.#layer.report(err, { phase: 'dispatch', req: this.req });
+    if (this.#state !== 'routing') return;
+    const res = this.response;
+    if (res.headersSent) {
+      this.socket.destroy();
+      return;
+    }
+    this.#state = 'answered';
+    this.#detachResponse();
+    writeHttpError(this.socket, 500);
+  }
+
+  #answering(): void {
+    if (this.#state === 'routing') this.#state = 'answered';
+    this.#clearTimer();
+  }
+
+  #routingTimedOut(): void {
+    this.#timer = null;
+    if (this.#state !== 'routing') return;
+    this.#state = 'answered';
+    if (this.response.headersSent) {
+      this.socket.destroy();
+      return;
+    }
+    this.#detachResponse();
+    writeHttpError(this.socket, 503);
+  }
+
+  // Cuts the framework's response off the socket: whatever it writes later goes nowhere.
+  #detachResponse(): void {
+    const res = this.response;
+    if (res.socket !== null) res.detachSocket(res.socket);
+    silenceResponse(res);
+  }
+
+  #clearTimer(): void {
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
+  }
+}
+
+/**
+ * Returns the pending upgrade that a {@link UpgradeLayer} is running through the pipeline for
+ * this raw request, or `undefined` when the request is not an upgrade the layer handles (a plain
+ * HTTP request, say).
+ *
+ * @typeParam TRequest - the framework's request object; the adapter that created the layer knows
+ *   it.
+ */
+export function pendingUpgrade<TRequest = unknown>(
+  req: IncomingMessage,
+): PendingUpgrade<TRequest> | undefined {
+  return (req as PendingCarrier)[kPending] as PendingUpgrade<TRequest> | undefined;
+}
+
+/**
+ * Answers a plain HTTP request (no upgrade) to a websocket-only route: 426 Upgrade Required with
+ * `Upgrade: websocket` (RFC 7231 section 6.5.15). The connection stays usable for keep-alive.
+ */
+export function respondUpgradeRequired(res: ServerResponse): void {
+  const body = `${STATUS_CODES[426]}\n`;
+  res.writeHead(426, {
+    Upgrade: 'websocket',
+    'Content-Type': 'text/plain; charset=utf-8',
+    'Content-Length': Buffer.byteLength(body),
+  });
+  res.end(body);
+}
+
+// -------------------------------------------------------------------------------------------------
+// The response bound to an upgrade socket
+
+type Write = ServerResponse['write'];
+type End = ServerResponse['end'];
+type Callback = (err?: Error | null) => void;
+
+function lastCallback(args: unknown[]): Callback | undefined {
+  const last = args[args.length - 1];
+  return typeof last === 'function' ? (last as Callback) : undefined;
+}
+
+/**
+ * Replaces a 2xx answer with 426 Upgrade Required (the route that answered is a plain HTTP
+ * route), and calls `answering` when an answer is about to go out.
+ *
+ * A ServerResponse writes its head through `writeHead` (directly, or through `_implicitHeader`
+ * from `write`, `end` and `flushHeaders`), so watching `writeHead`, `write` and `end` on the
+ * instance sees every answer.
+ */
+function interceptResponse(res: ServerResponse, answering: () => void): void {
+  const writeHead = res.writeHead.bind(res) as (...args: unknown[]) => ServerResponse;
+  const write = res.write.bind(res) as (...args: unknown[]) => boolean;
+  const end = res.end.bind(res) as (...args: unknown[]) => ServerResponse;
+  let replaced = false;
+  const body = `${STATUS_CODES[426]}\n`;
+
+  const isPlainSuccess = (status: number): boolean => status >= 200 && status < 300;
+
+  res.writeHead = (statusCode: number, ...rest: unknown[]) => {
+    answering();
+    if (!res.headersSent && isPlainSuccess(statusCode)) {
+      replaced = true;
+      for (const name of res.getHeaderNames()) res.removeHeader(name);
+      return writeHead(426, {
+        Upgrade: 'websocket',
+        'Content-Type': 'text/plain; charset=utf-8',
+        'Content-Length': Buffer.byteLength(body),
+      });
+    }
+    return writeHead(statusCode, ...rest);
+  };
+
+  res.write = ((...args: unknown[]) => {
+    if (!res.headersSent && isPlainSuccess(res.statusCode)) res.writeHead(res.statusCode);
+    if (replaced) {
+      const callback = lastCallback(args);
+      if (callback !== undefined) process.nextTick(callback);
+      return true;
+    }
+    answering();
+    return write(...args);
+  }) as Write;
+
+  res.end = ((...args: unknown[]) => {
+    if (!res.headersSent && isPlainSuccess(res.statusCode)) res.writeHead(res.statusCode);
+    answering();
+    if (replaced) {
+      const callback = lastCallback(args);
+      return callback === undefined ? end(body) : end(body, callback);
+    }
+    return end(...args);
+  }) as End;
+}
+
+// After the upgrade (or after the layer answered itself), the framework may still try to answer:
+// Express's final handler after a route called next(), Koa's respond step. Those writes go
+// nowhere, and `end` still reports completion so the framework's bookkeeping finishes.
+function silenceResponse(res: ServerResponse): void {
+  res.writeHead = () => res;
+  res.write = ((...args: unknown[]) => {
+    const callback = lastCallback(args);
+    if (callback !== undefined) process.nextTick(callback);
+    return true;
+  }) as Write;
+  res.end = ((...args: unknown[]) => {
+    const callback = lastCallback(args);
+    if (callback !== undefined) process.nextTick(callback);
+    return res;
+  }) as End;
+  res.flushHeaders = noop;
+}
+
+function headersFor101(res: ServerResponse): ResponseHeaders {
+  const out: Record<string, string | string[] | number> = {};
+  for (const [name, value] of Object.entries(res.getHeaders())) {
+    if (value === undefined || HEADERS_NOT_FOR_101.has(name) || name.startsWith('sec-websocket-')) {
+      continue;
+    }
+    out[name] = value;
+  }
+  return out;
+}
+
+// Ends a socket once its answer is written, and destroys it if the peer does not close its side.
+function endSocket(socket: Duplex): void {
+  if (socket.destroyed) return;
+  socket.end();
+  socket.once('finish', () => socket.destroy());
+  setTimeout(() => socket.destroy(), 1000).unref();
+}
+
+// -------------------------------------------------------------------------------------------------
+// server.close() hook
+
+type CloseHooks = Map<object, () => void>;
+const closeHooks = new WeakMap<UpgradeServer, CloseHooks>();
+
+/**
+ * Calls `hook` when `server.close()` is called. Node emits no event at that moment (`'close'`
+ * comes only once every connection has ended, which open WebSockets never do by themselves), so
+ * the server's `close` method is wrapped once, on the instance, and the wrapper runs every
+ * registered hook before the original.
+ */
+function onServerClose(server: UpgradeServer, owner: object, hook: () => void): void {
+  let hooks = closeHooks.get(server);
+  if (hooks === undefined) {
+    hooks = new Map();
+    closeHooks.set(server, hooks);
+    const registered = hooks;
+    const close = server.close.bind(server) as (...args: unknown[]) => UpgradeServer;
+    server.close = (...args: unknown[]) => {
+      for (const run of [...registered.values()]) run();
+      return close(...args);
+    };
+  }
+  hooks.set(owner, hook);
+}
+
+function offServerClose(server: UpgradeServer, owner: object): void {
+  closeHooks.get(server)?.delete(owner);
+}
+
+// -------------------------------------------------------------------------------------------------
+// In-memory sockets
+
+/**
+ * One end of a {@link memorySocketPair}: a Duplex that behaves like a TCP socket whose peer is the
+ * other end.
+ */
+export class MemorySocket extends Duplex {
+  #peer: MemorySocket | null = null;
+  #finSent = false;
+  #peerWrite: Callback | null = null; // the peer's write, waiting until we read
+
+  /** @internal */
+  constructor() {
+    // Half-open like the sockets an HTTP server hands out: each side ends its own direction.
+    super({ allowHalfOpen: true });
+  }
+
+  /** @internal */
+  link(peer: MemorySocket): void {
+    this.#peer = peer;
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: Callback): void {
+    const peer = this.#peer;
+    if (peer === null || peer.destroyed || this.#finSent) {
+      callback(); // the connection is gone; the bytes are lost, as on a reset socket
+      return;
+    }
+    // A copy, as a socket hands its peer fresh memory: the receiving side unmasks in place, and
+    // the sender reuses its pooled write buffers as soon as the write completes.
+    if (peer.push(Buffer.from(chunk))) callback();
+    else peer.#peerWrite = callback;
+  }
+
+  override _final(callback: Callback): void {
+    this.#sendFin();
+    callback();
+  }
+
+  override _read(): void {
+    const waiting = this.#peerWrite;
+    this.#peerWrite = null;
+    waiting?.();
+  }
+
+  override _destroy(err: Error | null, callback: Callback): void {
+    this.#sendFin();
+    const waiting = this.#peerWrite;
+    this.#peerWrite = null;
+    waiting?.();
+    callback(err);
+  }
+
+  #sendFin(): void {
+    if (this.#finSent) return;
+    this.#finSent = true;
+    const peer = this.#peer;
+    if (peer !== null && !peer.destroyed && !peer.readableEnded) peer.push(null);
+  }
+
+  // What a net.Socket offers that HTTP code may call.
+  /** Does nothing: there is no Nagle delay in memory. */
+  setNoDelay(): this {
+    return this;
+  }
+  /** Does nothing: in-memory sockets have no idle timeout. */
+  setTimeout(): this {
+    return this;
+  }
+  /** Does nothing: there is no TCP keep-alive in memory. */
+  setKeepAlive(): this {
+    return this;
+  }
+  /** Does nothing. */
+  ref(): this {
+    return this;
+  }
+  /** Does nothing. */
+  unref(): this {
+    return this;
+  }
+}
+
+/**
+ * Returns two linked {@link MemorySocket}s: bytes written to one arrive, copied, on the other;
+ * `end()` on one is a FIN the other reads as `'end'`; `destroy()` on one ends the other's input.
+ * A write completes when the other end's buffer has room, so backpressure works as on TCP.
+ */
+export function memorySocketPair(): [MemorySocket, MemorySocket] {
+  const a = new MemorySocket();
+  const b = new MemorySocket();
+  a.link(b);
+  b.link(a);
+  return [a, b];
+}
+
+// -------------------------------------------------------------------------------------------------
+// inject
+
+/** Options of {@link inject}. */
+export interface InjectOptions {
+  /** Request headers (cookies, authorization, origin...). */
+  headers?: OutgoingHttpHeaders;
+  /** Subprotocols to offer, in order of preference. */
+  subprotocols?: string[];
+  /** How long (ms) the handshake may take. Default 10,000. */
+  handshakeTimeout?: number;
+  /** The client connection's read limit, in bytes. Default 64 MiB. */
+  readLimit?: number;
+}
+
+const injectTargets = new WeakMap<object, () => UpgradeServer>();
+
+/**
+ * Lets {@link inject} find the server for an application object: adapters register each app
+ * (or plugin instance) they serve with a function returning a server attached to its layer,
+ * usually {@link UpgradeLayer.memoryServer}.
+ */
+export function registerInjectTarget(target: object, server: () => UpgradeServer): void {
+  injectTargets.set(target, server);
+}
+
+/** The largest refusal body {@link inject} keeps. */
+const MAX_BODY = 64 * 1024;
+
+/**
+ * Opens a client {@link Conn} to `path` on an application or server without a listening port:
+ * the upgrade request travels over an in-memory socket pair into the real server, through the
+ * real upgrade layer and the application's whole middleware stack, exactly as a request from the
+ * network would.
+ *
+ * @param target - an application an adapter serves (Express app, Fastify instance, Koa app), or an
+ *   `http.Server` (listening or not) with a layer attached.
+ * @param path - the request target, with its query string.
+ * @returns the client side of the connection (it masks its frames).
+ * @throws {HandshakeError} when the server refused: `status` and `response` (status, headers,
+ *   body) carry its answer; also when its 101 answer is invalid (`status` 101).
+ * @throws {TimeoutError} when no answer came within `handshakeTimeout`.
+ * @throws {TypeError} when `target` is neither a server nor an application an adapter serves.
+ *
+ * @example
+ * const conn = await inject(app, '/rooms/42?user=ann', { headers: { authorization: 'Bearer t' } });
+ * await conn.writeMessage(TextMessage, 'hi');
+ */
+export function inject(target: object, path: string, options: InjectOptions = {}): Promise<Conn> {
+  const server = resolveInjectTarget(target);
+  const [client, serverEnd] = memorySocketPair();
+  serverEnd.on('error', noop);
+  client.on('error', noop);
+  server.emit('connection', serverEnd);
+
+  const key = generateChallengeKey();
+  const offered = options.subprotocols ?? [];
+  const headers: OutgoingHttpHeaders = {
+    host: 'localhost',
+    ...options.headers,
+    connection: 'Upgrade',
+    upgrade: 'websocket',
+    'sec-websocket-key': key,
+    'sec-websocket-version': '13',
+  };
+  if (offered.length > 0) headers['sec-websocket-protocol'] = offered.join(', ');
+  const timeoutMs = options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
+
+  return new Promise<Conn>((resolve, reject) => {
+    let timer: NodeJS.Timeout | undefined;
+    const fail = (err: Error): void => {
+      clearTimeout(timer);
+      client.destroy();
+      reject(err);
+    };
+    const req = httpRequest({
+      method: 'GET',
+      path,
+      headers,
+      createConnection: () => client,
+    });
+    if (timeoutMs > 0) {
+      timer = setTimeout(() => {
+        req.destroy();
+        fail(new TimeoutError('handshake'));
+      }, timeoutMs);
+      timer.unref();
+    }
+    req.on('error', (err) => fail(err));
+    req.on('response', (res: IncomingMessage) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (chunk: Buffer) => {
+        if (size < MAX_BODY) chunks.push(chunk.subarray(0, MAX_BODY - size));
+        size += chunk.length;
+      });
+      res.on('error', noop);
+      const done = (): void => {
+        const status = res.statusCode ?? 0;
+        fail(
+          new HandshakeError(`bad handshake: ${status} ${res.statusMessage ?? ''}`.trim(), status, {
+            status,
+            statusText: res.statusMessage ?? '',
+            headers: res.headers,
+            body: Buffer.concat(chunks),
+          }),
+        );
+      };
+      res.once('end', done);
+      res.once('close', done);
+    });
+    req.on('upgrade', (res: IncomingMessage, socket: Duplex, head: Buffer) => {
+      const problem = checkAnswer(res, key, offered);
+      if (problem !== null) {
+        fail(
+          new HandshakeError(problem, 101, {
+            status: 101,
+            statusText: res.statusMessage ?? '',
+            headers: res.headers,
+            body: Buffer.alloc(0),
+          }),
+        );
+        return;
+      }
+      clearTimeout(timer);
+      resolve(
+        new Conn(socket, {
+          isServer: false,
+          subprotocol: headerValue(res.headers, 'sec-websocket-protocol') ?? '',
+          readLimit: options.readLimit,
+          head,
+        }),
+      );
+    });
+    req.end();
+  });
+}
+
+function resolveInjectTarget(target: object): UpgradeServer {
+  const registered = injectTargets.get(target);
+  if (registered !== undefined) return registered();
+  if (target instanceof NetServer && target instanceof EventEmitter) {
+    return target as UpgradeServer;
+  }
+  throw new TypeError(
+    'inject: the target is neither an http.Server nor an application served by a silverback adapter',
+  );
+}
+
+// The client's checks of a 101 answer (RFC 6455 section 4.1): returns what is wrong, or null.
+function checkAnswer(res: IncomingMessage, key: string, offered: string[]): string | null {
+  if (!tokenListContainsValue(headerValue(res.headers, 'upgrade'), 'websocket')) {
+    return "bad handshake: 'websocket' token not found in 'Upgrade' header";
+  }
+  if (!tokenListContainsValue(headerValue(res.headers, 'connection'), 'upgrade')) {
+    return "bad handshake: 'upgrade' token not found in 'Connection' header";
+  }
+  if (headerValue(res.headers, 'sec-websocket-accept') !== computeAcceptKey(key)) {
+    return "bad handshake: wrong 'Sec-WebSocket-Accept'";
+  }
+  const protocol = headerValue(res.headers, 'sec-websocket-protocol');
+  if (protocol !== undefined && !offered.includes(protocol)) {
+    return `bad handshake: the server chose subprotocol '${protocol}', which was not offered`;
+  }
+  // No extension was offered, so none may be answered.
+  if ((headerValue(res.headers, 'sec-websocket-extensions') ?? '') !== '') {
+    return 'bad handshake: the server answered an extension that was not offered';
+  }
+  return null;
+}
+
+// -------------------------------------------------------------------------------------------------
+// Helpers
+
+function noop(): void {}
+
+function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
+}
