@@ -2,17 +2,22 @@
  * Two linked in-memory Duplex streams that behave like the two ends of a TCP connection, for
  * `Conn` tests without sockets (gorilla's `fakeNetConn`, ws's `duplex-pair.js`):
  * - each chunk written on one end is copied (a socket hands the peer fresh memory, and the frame
- *   reader unmasks in place) and arrives on the other end;
+ *   reader unmasks in place) and arrives on the other end, in slices of at most 16 KiB;
  * - flow control: a write completes only once the other end's readable buffer has room, so an end
  *   that stops reading makes its peer's writes back up, and the peer's `write()` returns false and
  *   waits for `'drain'`, as with a real socket whose kernel buffers filled;
  * - `end()` is a FIN (the other end sees `'end'`); `destroy()` drops the connection (the other end
  *   sees `'end'`, and its later writes go nowhere).
- * Both ends allow half-open connections, as the sockets an HTTP server upgrades do.
+ * By default the first end allows half-open connections, as the sockets an HTTP server upgrades
+ * do, and the second does not, as a client socket from `net.connect`: it ends its side as soon as
+ * the other end's FIN arrives.
  */
 import { Duplex } from 'node:stream';
 import { Conn } from '@silverback/websocket';
 import { rawPeer, type RawPeer } from './raw-client';
+
+// The most one 'data' event carries, as a socket reads at most so much at a time.
+const SLICE = 16 * 1024;
 
 /** One end of a {@link duplexPair}. */
 export class PipeEnd extends Duplex {
@@ -23,8 +28,8 @@ export class PipeEnd extends Duplex {
   /** Bytes this end has handed to its peer so far. */
   bytesSent = 0;
 
-  constructor(highWaterMark?: number) {
-    super({ allowHalfOpen: true, highWaterMark });
+  constructor(highWaterMark: number | undefined, allowHalfOpen: boolean) {
+    super({ allowHalfOpen, highWaterMark });
   }
 
   /** @internal */
@@ -33,14 +38,32 @@ export class PipeEnd extends Duplex {
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: () => void): void {
+    this.#deliver(chunk, 0, callback);
+  }
+
+  // Hands `chunk` to the peer a slice at a time, as a socket's reads would, waiting whenever the
+  // peer's buffer is full.
+  #deliver(chunk: Buffer, offset: number, callback: () => void): void {
     const peer = this.#peer!;
-    if (peer.destroyed || peer.#eofReceived()) {
-      callback(); // the connection is gone: the bytes are lost, as on a reset socket
-      return;
+    while (offset < chunk.length) {
+      if (peer.destroyed) {
+        callback(); // the connection is gone: the bytes are lost, as on a reset socket
+        return;
+      }
+      const end = Math.min(offset + SLICE, chunk.length);
+      this.bytesSent += end - offset;
+      const more = peer.push(Buffer.from(chunk.subarray(offset, end)));
+      offset = end;
+      if (!more && offset < chunk.length) {
+        peer.#blockedWrite = () => this.#deliver(chunk, offset, callback);
+        return;
+      }
+      if (!more) {
+        peer.#blockedWrite = callback;
+        return;
+      }
     }
-    this.bytesSent += chunk.length;
-    if (peer.push(Buffer.from(chunk))) callback();
-    else peer.#blockedWrite = callback;
+    callback();
   }
 
   override _final(callback: () => void): void {
@@ -63,10 +86,6 @@ export class PipeEnd extends Duplex {
     callback(err);
   }
 
-  #eofReceived(): boolean {
-    return this.readableEnded || this.#peer!.#eof;
-  }
-
   #sendEof(): void {
     if (this.#eof) return;
     this.#eof = true;
@@ -75,13 +94,19 @@ export class PipeEnd extends Duplex {
   }
 }
 
-/**
- * Returns two linked {@link PipeEnd}s. `highWaterMark` sets both ends' buffer sizes (Node's
- * default, 16 KiB, when omitted).
- */
-export function duplexPair(highWaterMark?: number): [PipeEnd, PipeEnd] {
-  const a = new PipeEnd(highWaterMark);
-  const b = new PipeEnd(highWaterMark);
+/** Options of {@link duplexPair}. */
+export interface DuplexPairOptions {
+  /** Both ends' buffer sizes (Node's default, 16 KiB, when omitted). */
+  highWaterMark?: number;
+  /** Whether each end stays writable after the other's FIN; default `[true, false]`. */
+  allowHalfOpen?: [boolean, boolean];
+}
+
+/** Returns two linked {@link PipeEnd}s. */
+export function duplexPair(options: DuplexPairOptions = {}): [PipeEnd, PipeEnd] {
+  const [halfOpenA, halfOpenB] = options.allowHalfOpen ?? [true, false];
+  const a = new PipeEnd(options.highWaterMark, halfOpenA);
+  const b = new PipeEnd(options.highWaterMark, halfOpenB);
   a.link(b);
   b.link(a);
   return [a, b];
@@ -110,7 +135,7 @@ export interface MemoryConn {
  */
 export function memoryConn(options: MemoryConnOptions = {}): MemoryConn {
   const { highWaterMark, ...connOptions } = options;
-  const [socket, peerSocket] = duplexPair(highWaterMark);
+  const [socket, peerSocket] = duplexPair({ highWaterMark });
   const conn = new Conn(socket, { isServer: true, ...connOptions });
   return { conn, peer: rawPeer(peerSocket), socket, peerSocket };
 }
