@@ -30,6 +30,11 @@ export class MessageWriter extends Writable {
   #held: Buffer | null = null;
   #sentSome = false;
   #finished = false;
+  // Frames waiting for the one before them: the held piece goes out on its own tick and may
+  // overlap a write's or end()'s frame, and two frames compressing at once on the one deflate
+  // stream would collect each other's output.
+  readonly #queue: { data: Buffer; fin: boolean; callback: (err?: Error | null) => void }[] = [];
+  #sending = false;
   #released = false;
 
   /** @param sink - the connection's write half. */
@@ -80,16 +85,29 @@ export class MessageWriter extends Writable {
   }
 
   #send(data: Buffer, fin: boolean, callback: (err?: Error | null) => void): void {
+    this.#queue.push({ data, fin, callback });
+    if (!this.#sending) this.#sendNext();
+  }
+
+  #sendNext(): void {
+    const next = this.#queue.shift();
+    if (next === undefined) return;
+    this.#sending = true;
+    const done = (err?: Error | null): void => {
+      this.#sending = false;
+      next.callback(err);
+      if (!this.#sending) this.#sendNext();
+    };
     let pending: Promise<void> | undefined;
     try {
-      pending = this.#sink.sendFragment(data, fin);
+      pending = this.#sink.sendFragment(next.data, next.fin);
     } catch (err) {
-      callback(err as Error);
+      done(err as Error);
       return;
     }
     this.#sentSome = true;
-    if (pending === undefined) callback();
-    else pending.then(() => callback(), callback);
+    if (pending === undefined) done();
+    else pending.then(() => done(), done);
   }
 
   #release(err: Error | null): void {
