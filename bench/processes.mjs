@@ -76,8 +76,12 @@ export async function startServer(key, spec, { deflate, profileDir, profileName 
  * @property {number} messages - messages echoed in it.
  * @property {number} payloadBytes - their payload bytes (uncompressed size).
  * @property {number} wireBytes - their payload bytes as echoed (compressed size, if compressed).
- * @property {number} generatorCpuSeconds
- * @property {number | null} serverCpuSeconds - the server's CPU time in the interval.
+ * @property {number} generatorCpuSeconds - the generator's CPU time in the interval.
+ * @property {number | null} serverCpuSeconds - the server's CPU time in the interval (all its
+ *   threads: zlib work on the thread pool counts).
+ * @property {number | null} serverWaitSeconds - how long the server's main thread was ready to
+ *   run but waited for a core (other processes competing), or null without /proc.
+ * @property {number | null} generatorWaitSeconds - the same for the generator.
  * @property {string[]} errors - what went wrong, if anything.
  */
 
@@ -91,14 +95,17 @@ export async function startServer(key, spec, { deflate, profileDir, profileName 
 export async function runGenerator(server, config) {
   const child = fork(HERE + 'generator.mjs', [], { execArgv: [], stdio: 'inherit' });
   const exited = once(child, 'exit');
-  let serverCpuStart = null;
-  let serverCpuEnd = null;
+  const marks = {};
   let result = null;
   let failure = null;
   child.on('message', (message) => {
-    if (message.type === 'mark' && message.phase === 'start')
-      serverCpuStart = cpuSeconds(server.pid);
-    if (message.type === 'mark' && message.phase === 'end') serverCpuEnd = cpuSeconds(server.pid);
+    if (message.type === 'mark') {
+      marks[message.phase] = {
+        serverCpu: cpuSeconds(server.pid),
+        serverWait: waitSeconds(server.pid),
+        generatorWait: waitSeconds(child.pid),
+      };
+    }
     if (message.type === 'result') result = message;
     if (message.type === 'failed') failure = message.error;
   });
@@ -107,9 +114,32 @@ export async function runGenerator(server, config) {
   if (result === null) {
     throw new Error(`load generator failed: ${failure ?? `exited with ${child.exitCode}`}`);
   }
-  const serverCpuSeconds =
-    serverCpuStart !== null && serverCpuEnd !== null ? serverCpuEnd - serverCpuStart : null;
-  return { ...result, serverCpuSeconds };
+  const delta = (name) =>
+    marks.start?.[name] != null && marks.end?.[name] != null
+      ? marks.end[name] - marks.start[name]
+      : null;
+  return {
+    ...result,
+    serverCpuSeconds: delta('serverCpu'),
+    serverWaitSeconds: delta('serverWait'),
+    generatorWaitSeconds: delta('generatorWait'),
+  };
+}
+
+/**
+ * How long the main thread of process `pid` has waited, ready to run, for a core so far (the
+ * second field of /proc/<pid>/schedstat), in seconds; null where that file is not available.
+ *
+ * @param {number} pid
+ * @returns {number | null}
+ */
+export function waitSeconds(pid) {
+  try {
+    const wait = Number(readFileSync(`/proc/${pid}/schedstat`, 'latin1').split(' ')[1]);
+    return Number.isFinite(wait) ? wait / 1e9 : null;
+  } catch {
+    return null;
+  }
 }
 
 let ticksPerSecond;

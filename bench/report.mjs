@@ -12,6 +12,9 @@ import { SERVERS } from './scenarios.mjs';
  * @property {number | null} serverCpuPerMsg - median server CPU time per echoed message, in
  *   microseconds: less sensitive than the rates to other processes competing for the cores.
  * @property {number} generatorCpu - median load-generator CPU, in percent of one core.
+ * @property {number | null} serverWait - median time the server waited for a core, in percent of
+ *   the interval: how much other processes got in its way.
+ * @property {number | null} generatorWait - the same for the generator.
  */
 
 /**
@@ -40,7 +43,15 @@ export function figures(key, reps) {
         ? null
         : median(serverCpus.map((r) => (1e6 * r.serverCpuSeconds) / Math.max(r.messages, 1))),
     generatorCpu: median(reps.map((r) => (100 * r.generatorCpuSeconds) / r.seconds)),
+    serverWait: percentOf(reps, 'serverWaitSeconds'),
+    generatorWait: percentOf(reps, 'generatorWaitSeconds'),
   };
+}
+
+/** The median of `field` over `reps`, in percent of each interval; null if never measured. */
+function percentOf(reps, field) {
+  const known = reps.filter((r) => r[field] !== null);
+  return known.length === 0 ? null : median(known.map((r) => (100 * r[field]) / r.seconds));
 }
 
 /**
@@ -77,6 +88,7 @@ export function table(scenario, results) {
       'server CPU',
       'server CPU/msg',
       'generator CPU',
+      'waiting for a core (server / generator)',
     ],
   ];
   for (const f of Object.values(results)) {
@@ -90,6 +102,7 @@ export function table(scenario, results) {
       f.serverCpu === null ? 'n/a' : `${Math.round(f.serverCpu)}%`,
       f.serverCpuPerMsg === null ? 'n/a' : duration(f.serverCpuPerMsg),
       `${Math.round(f.generatorCpu)}%`,
+      `${percent(f.serverWait)} / ${percent(f.generatorWait)}`,
     ]);
   }
   return markdown(rows);
@@ -121,6 +134,16 @@ export function verdicts(scenarioKey, scenario, results) {
         "that figure may be the generator's limit, not the server's.",
     );
   }
+  const waits = Object.values(results).map((f) =>
+    Math.max(f.serverWait ?? 0, f.generatorWait ?? 0),
+  );
+  const worst = Math.max(0, ...waits);
+  if (worst >= 20) {
+    lines.push(
+      `Warning: other processes kept a benchmark process waiting for a core up to ` +
+        `${Math.round(worst)}% of the time; these figures are noisy, rerun on a quiet machine.`,
+    );
+  }
   if (scenarioKey === 'small' && 'ours' in results && 'ws' in results) {
     const r = results.ours.msgs / results.ws.msgs;
     lines.push(`Design target, at least 2x ws: ${r.toFixed(2)}x, ${r >= 2 ? 'met' : 'not met'}.`);
@@ -133,6 +156,10 @@ export function verdicts(scenarioKey, scenario, results) {
     );
   }
   return lines;
+}
+
+function percent(value) {
+  return value === null ? 'n/a' : `${Math.round(value)}%`;
 }
 
 /** `a / b` as `1.23x`. */
