@@ -1,0 +1,124 @@
+/**
+ * The echo example's server (gorilla's `examples/echo`): `/` serves a page that opens a socket
+ * from the browser, and `/echo` sends every message back as it came, text as text and binary as
+ * binary.
+ *
+ * @module
+ */
+
+import { once } from 'node:events';
+import { readFile } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import type { Duplex } from 'node:stream';
+import {
+  CloseGoingAway,
+  TextMessage,
+  Upgrader,
+  type Conn,
+  type UpgraderOptions,
+} from '@silverback/websocket';
+
+/** Where the echo page lives; `src/` and `dist/` are both one level below it. */
+export const echoPagePath = join(__dirname, '..', 'public', 'index.html');
+
+/** Options of {@link startEcho}. */
+export interface EchoOptions {
+  /** The TCP port; `0` (the default) picks a free one. */
+  port?: number;
+  /** The address to listen on; default `127.0.0.1`, as gorilla's `localhost:8081`. */
+  host?: string;
+  /** Options for the {@link Upgrader}; permessage-deflate is on unless this says otherwise. */
+  upgrader?: UpgraderOptions;
+  /** Receives one line per event worth logging; default: silent. */
+  log?: (line: string) => void;
+}
+
+/** A running echo server. */
+export interface EchoServer {
+  /** The HTTP server. */
+  server: Server;
+  /** The page's address, `http://<host>:<port>/`. */
+  url: string;
+  /** The connections being echoed. */
+  conns: ReadonlySet<Conn>;
+  /** Closes every connection with 1001 Going Away, then the server. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the echo server and resolves once it listens.
+ *
+ * @throws the `listen` error (`EADDRINUSE`, say) when the port cannot be bound.
+ */
+export async function startEcho(options: EchoOptions = {}): Promise<EchoServer> {
+  const log = options.log ?? (() => {});
+  const page = await readFile(echoPagePath);
+  const upgrader = new Upgrader({ enableCompression: true, ...options.upgrader });
+  const conns = new Set<Conn>();
+
+  const server = createServer((req, res) => {
+    if (pathOf(req) !== '/') {
+      res.writeHead(404, { 'Content-Type': 'text/plain' }).end('Not found\n');
+    } else if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { 'Content-Type': 'text/plain', Allow: 'GET, HEAD' });
+      res.end('Method not allowed\n');
+    } else {
+      res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' }).end(page);
+    }
+  });
+
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (pathOf(req) !== '/echo') {
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    upgrader.upgrade(req, socket, head).then(
+      (conn) => {
+        conns.add(conn);
+        void echo(conn, log).finally(() => conns.delete(conn));
+      },
+      // The upgrader has answered the HTTP error itself.
+      (err: Error) => log(`upgrade: ${err.message}`),
+    );
+  });
+
+  server.listen(options.port ?? 0, options.host ?? '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+
+  return {
+    server,
+    url: `http://${host}:${address.port}/`,
+    conns,
+    async close() {
+      const closing = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      await Promise.all([...conns].map((conn) => conn.closeGracefully(CloseGoingAway, '', 1000)));
+      await closing;
+    },
+  };
+}
+
+/** Echoes every message back with its type until the connection ends, then closes it. */
+async function echo(conn: Conn, log: (line: string) => void): Promise<void> {
+  try {
+    for await (const { type, data } of conn) {
+      log(`recv: ${type === TextMessage ? data.toString('utf8') : `${data.length} bytes`}`);
+      await conn.writeMessage(type, data);
+    }
+  } catch (err) {
+    // The iteration ends quietly on a normal close; anything else is worth a line.
+    log(`read: ${(err as Error).message}`);
+  } finally {
+    await conn.closeGracefully();
+  }
+}
+
+function pathOf(req: IncomingMessage): string {
+  const url = req.url ?? '/';
+  const query = url.indexOf('?');
+  return query < 0 ? url : url.slice(0, query);
+}
