@@ -1,6 +1,12 @@
 import { once } from 'node:events';
 import WebSocket from 'ws';
-import { BinaryMessage, CloseError, TextMessage, type Conn } from '@silverback/websocket';
+import {
+  BinaryMessage,
+  CloseError,
+  PingMessage,
+  TextMessage,
+  type Conn,
+} from '@silverback/websocket';
 import { echo, startServer, type TestServer } from '../../../test/helpers/server';
 
 let server: TestServer;
@@ -71,4 +77,63 @@ test('writes from the server arrive in call order', async () => {
   await all;
   expect(got).toEqual(Array.from({ length: 100 }, (_, i) => String(i)));
   await conn.closeGracefully();
+});
+
+test('addresses, subprotocol, extensions and the underlying socket', async () => {
+  server = await startServer();
+  const ws = await wsClient(server.url);
+  const conn = await server.nextConn();
+  expect(conn.localAddress()).toEqual({ address: '127.0.0.1', family: 'IPv4', port: server.port });
+  expect(conn.remoteAddress()).toMatchObject({ address: '127.0.0.1', family: 'IPv4' });
+  expect(conn.remoteAddress()!.port).not.toBe(server.port);
+  expect(conn.subprotocol()).toBe('');
+  expect(conn.extensions()).toBe('');
+  expect(conn.underlyingConn().writable).toBe(true);
+  ws.terminate();
+  await conn.closed;
+});
+
+test('a fragmented message from ws streams through nextReader; pings are answered', async () => {
+  server = await startServer();
+  const ws = await wsClient(server.url);
+  const conn = await server.nextConn();
+  const pong = once(ws, 'pong');
+  ws.ping('hello?');
+  await expect(pong).resolves.toEqual([Buffer.from('hello?')]);
+  ws.send('part one, ', { fin: false });
+  const { type, reader } = await conn.nextReader();
+  expect(type).toBe(TextMessage);
+  await once(reader, 'readable');
+  expect((reader.read() as Buffer).toString()).toBe('part one, ');
+  ws.send('part two', { fin: true });
+  const rest: Buffer[] = [];
+  for await (const chunk of reader) rest.push(chunk as Buffer);
+  expect(Buffer.concat(rest).toString()).toBe('part two');
+  ws.terminate();
+});
+
+test('closeGracefully against a ws client: code and reason arrive, both ends close', async () => {
+  server = await startServer();
+  const ws = await wsClient(server.url);
+  const conn = await server.nextConn();
+  const closed = once(ws, 'close');
+  const pings: Buffer[] = [];
+  ws.on('ping', (data: Buffer) => pings.push(data));
+  await conn.writeControl(PingMessage, 'beat');
+  await conn.closeGracefully(4002, 'maintenance');
+  const [code, reason] = (await closed) as [number, Buffer];
+  expect(code).toBe(4002);
+  expect(reason.toString()).toBe('maintenance');
+  expect(pings.map(String)).toEqual(['beat']);
+  await expect(conn.readMessage()).rejects.toMatchObject({ code: 4002 });
+});
+
+test('a ws client that disappears fails reads with 1006', async () => {
+  server = await startServer();
+  const ws = await wsClient(server.url);
+  const conn = await server.nextConn();
+  const read = conn.readMessage();
+  ws.terminate();
+  await expect(read).rejects.toBeInstanceOf(CloseError);
+  await expect(read).rejects.toMatchObject({ code: 1006 });
 });
