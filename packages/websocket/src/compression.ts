@@ -309,6 +309,83 @@ class JobQueue {
 // As many jobs as the libuv thread pool has threads, plus slack so the pool never idles.
 const zlibJobs = new JobQueue(Math.max(4, Number(process.env.UV_THREADPOOL_SIZE ?? 4)) * 2);
 
+// Small messages are compressed and decompressed on the spot rather than through the thread pool:
+// for a message of a few kilobytes zlib itself takes microseconds, while a round trip through the
+// pool and Node's stream machinery costs tens. Larger work goes to the pool (above), so the event
+// loop is never held for long.
+const SYNC_DEFLATE_MAX = 64 * 1024; // message bytes compressed on the spot
+const SYNC_INFLATE_PIECE_MAX = 4 * 1024; // compressed bytes of one piece inflated on the spot...
+const SYNC_INFLATE_MESSAGE_MAX = 16 * 1024; // ...and of one whole message
+
+/**
+ * The part of a Node zlib stream that runs zlib synchronously on a persistent context: the same
+ * binding `zlib.deflateRawSync` drives, which closes the context after one call. Checked at run
+ * time; where a Node version lacks it, everything goes through the stream API instead.
+ */
+interface ZlibInternals {
+  _handle: {
+    writeSync(
+      flush: number,
+      input: Buffer,
+      inputOffset: number,
+      inputLength: number,
+      output: Buffer,
+      outputOffset: number,
+      outputLength: number,
+    ): void;
+  } | null;
+  _writeState: Uint32Array; // [output bytes left, input bytes left] after each call
+}
+
+function zlibInternals(stream: DeflateRaw | InflateRaw): ZlibInternals | undefined {
+  const candidate = stream as unknown as Partial<ZlibInternals>;
+  return typeof candidate._handle?.writeSync === 'function' &&
+    candidate._writeState instanceof Uint32Array
+    ? (candidate as ZlibInternals)
+    : undefined;
+}
+
+const scratch = Buffer.allocUnsafe(64 * 1024);
+
+type SyncResult = 'done' | 'stopped' | 'ended' | 'failed';
+
+/**
+ * Runs `input` through a zlib stream synchronously with a sync flush, handing each piece of output
+ * (a view of a shared scratch buffer, valid until `onOutput` returns) to `onOutput`, which returns
+ * false to stop. `'ended'`: the DEFLATE stream ended (a BFINAL block) before the input did.
+ */
+function processSync(
+  zlib: ZlibInternals,
+  stream: DeflateRaw | InflateRaw,
+  input: Buffer,
+  onOutput: (piece: Buffer) => boolean,
+): SyncResult {
+  let offset = 0;
+  let available = input.length;
+  for (;;) {
+    const handle = zlib._handle;
+    if (handle === null) return 'failed';
+    handle.writeSync(
+      zlibConstants.Z_SYNC_FLUSH,
+      input,
+      offset,
+      available,
+      scratch,
+      0,
+      scratch.length,
+    );
+    if (stream.destroyed) return 'failed'; // zlib reported an error and Node destroyed the stream
+    const outputLeft = zlib._writeState[0]!;
+    const inputLeft = zlib._writeState[1]!;
+    const produced = scratch.length - outputLeft;
+    if (produced > 0 && !onOutput(scratch.subarray(0, produced))) return 'stopped';
+    offset += available - inputLeft;
+    available = inputLeft;
+    // Room left in the output means zlib is done with what it was given.
+    if (outputLeft !== 0) return available > 0 ? 'ended' : 'done';
+  }
+}
+
 /**
  * The compressor and decompressor of one connection. Used strictly one operation at a time per
  * direction: the connection queues its writes and pauses its reads around them.
@@ -381,8 +458,39 @@ export class PerMessageDeflate {
   }
 
   /**
-   * Compresses `data` as the next piece of the current message; `fin` ends the message (and drops
-   * the sync-flush trailer). Calls `callback` with the compressed bytes.
+   * Compresses `data` as the next piece of the current message on the spot, when it is small
+   * enough; returns `undefined` when it must go through {@link PerMessageDeflate.compress}.
+   *
+   * @throws {Error} when zlib fails (the compressor is then discarded).
+   */
+  compressSync(data: Buffer, fin: boolean): Buffer | undefined {
+    if (data.length > SYNC_DEFLATE_MAX || this.#closed) return undefined;
+    const deflate = this.#deflater();
+    const zlib = zlibInternals(deflate);
+    if (zlib === undefined) return undefined;
+    const pieces: Buffer[] = [];
+    let length = 0;
+    const result = processSync(zlib, deflate, data, (piece) => {
+      pieces.push(Buffer.from(piece));
+      length += piece.length;
+      return true;
+    });
+    if (result === 'failed') {
+      this.#deflate = null;
+      throw new Error('websocket: compression failed');
+    }
+    let out = pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces, length);
+    if (fin) {
+      out = stripTrailer(out);
+      if (this.ownNoContextTakeover) deflate.reset();
+    }
+    return out;
+  }
+
+  /**
+   * Compresses `data` as the next piece of the current message through the thread pool; `fin`
+   * ends the message (and drops the sync-flush trailer). Calls `callback` with the compressed
+   * bytes.
    */
   compress(data: Buffer, fin: boolean, callback: (err: Error | null, out: Buffer) => void): void {
     zlibJobs.run((done) => {
@@ -492,15 +600,18 @@ export class PerMessageDeflate {
 }
 
 /**
- * Decompresses one message as its compressed pieces arrive. Pieces are written to the
- * connection's inflater as they come; `end` appends the trailer and reports when every piece has
- * been decompressed.
+ * Decompresses one message as its compressed pieces arrive. Small pieces are inflated on the spot;
+ * once a piece is too large the rest of the message goes through the thread pool, with the
+ * inflater's own backpressure. `end` appends the trailer and reports when every piece has been
+ * decompressed.
  */
 export class Decompressor {
   readonly #owner: PerMessageDeflate;
   readonly #inflate: InflateRaw;
   readonly #onOutput: (piece: Buffer) => boolean;
   readonly #onError: (err: Error) => void;
+  #async = false; // using the stream API, until the message ends
+  #syncBytes = 0;
   #stopped = false;
   #ended = false; // the peer ended the DEFLATE stream (a block with BFINAL set)
   #pendingEnd: (() => void) | null = null;
@@ -526,14 +637,24 @@ export class Decompressor {
     this.#inflate = owner.inflater();
     this.#onOutput = onOutput;
     this.#onError = onError;
-    this.#inflate.on('data', this.#handleData);
-    this.#inflate.on('error', this.#handleError);
-    this.#inflate.on('end', this.#handleEnd);
   }
 
   /** Writes a compressed piece; returns false when the caller should wait for `drained`. */
   write(piece: Buffer): boolean {
     if (this.#stopped) return true;
+    if (
+      !this.#async &&
+      piece.length <= SYNC_INFLATE_PIECE_MAX &&
+      this.#syncBytes + piece.length <= SYNC_INFLATE_MESSAGE_MAX
+    ) {
+      const zlib = zlibInternals(this.#inflate);
+      if (zlib !== undefined) {
+        this.#syncBytes += piece.length;
+        this.#inflateSync(zlib, piece);
+        return true;
+      }
+    }
+    this.#goAsync();
     return this.#inflate.write(piece);
   }
 
@@ -545,6 +666,17 @@ export class Decompressor {
   /** Ends the message: `callback` runs once all its output has been delivered. */
   end(callback: () => void): void {
     if (this.#stopped) return;
+    if (!this.#async) {
+      const zlib = zlibInternals(this.#inflate);
+      if (zlib !== undefined) {
+        if (!this.#ended) this.#inflateSync(zlib, TRAILER);
+        if (this.#stopped) return;
+        this.#stop(this.#ended);
+        callback();
+        return;
+      }
+    }
+    this.#goAsync();
     this.#pendingEnd = callback;
     if (this.#ended) {
       process.nextTick(() => this.#finish());
@@ -552,6 +684,34 @@ export class Decompressor {
     }
     this.#inflate.write(TRAILER);
     this.#inflate.flush(zlibConstants.Z_SYNC_FLUSH, () => this.#finish());
+  }
+
+  /** Abandons the message (the connection failed). */
+  abort(): void {
+    if (!this.#stopped) this.#stop(true);
+  }
+
+  #inflateSync(zlib: ZlibInternals, input: Buffer): void {
+    // Output is copied out of the scratch buffer: the connection keeps the pieces.
+    const result = processSync(zlib, this.#inflate, input, (piece) =>
+      this.#onOutput(Buffer.from(piece)),
+    );
+    if (result === 'ended') {
+      this.#ended = true;
+    } else if (result === 'stopped') {
+      this.#stop(true);
+    } else if (result === 'failed') {
+      this.#stop(true);
+      this.#onError(new Error('invalid compressed data'));
+    }
+  }
+
+  #goAsync(): void {
+    if (this.#async) return;
+    this.#async = true;
+    this.#inflate.on('data', this.#handleData);
+    this.#inflate.on('error', this.#handleError);
+    this.#inflate.on('end', this.#handleEnd);
   }
 
   // RFC 7692 section 7.2.3.4 lets a sender end a message with a BFINAL block instead of a sync
@@ -564,16 +724,13 @@ export class Decompressor {
     callback();
   }
 
-  /** Abandons the message (the connection failed). */
-  abort(): void {
-    if (!this.#stopped) this.#stop(true);
-  }
-
   #stop(broken: boolean): void {
     this.#stopped = true;
-    this.#inflate.off('data', this.#handleData);
-    this.#inflate.off('error', this.#handleError);
-    this.#inflate.off('end', this.#handleEnd);
+    if (this.#async) {
+      this.#inflate.off('data', this.#handleData);
+      this.#inflate.off('error', this.#handleError);
+      this.#inflate.off('end', this.#handleEnd);
+    }
     this.#owner.endInflate(broken);
   }
 }

@@ -430,6 +430,17 @@ export class Conn implements AsyncIterable<Message> {
     const deflate = this.#compressorFor(data);
     if (deflate !== null) {
       const payload = toBuffer(data);
+      if (this.#queueIdle()) {
+        let pending: Promise<void> | undefined;
+        try {
+          pending = this.#writeCompressed(deflate, type, payload, true, true);
+        } catch (err) {
+          return Promise.reject(toError(err));
+        }
+        if (pending === undefined) return this.#accepted();
+        // Compressing in the thread pool: later writes queue behind it.
+        return this.#enqueue(() => pending);
+      }
       return this.#enqueue(() => this.#writeCompressed(deflate, type, payload, true, true));
     }
     if (this.#queueIdle()) {
@@ -1127,7 +1138,13 @@ export class Conn implements AsyncIterable<Message> {
             reject(this.#writeError);
             return;
           }
-          const written = write();
+          let written: Promise<void> | void;
+          try {
+            written = write();
+          } catch (err) {
+            reject(toError(err));
+            return;
+          }
           const settle = (): void => {
             if (this.#writeError !== null) reject(this.#writeError);
             else this.#accepted().then(resolve, reject);
@@ -1144,15 +1161,26 @@ export class Conn implements AsyncIterable<Message> {
     });
   }
 
-  // Compresses a message (or a piece of one) and writes its frame; resolves once it is in the
-  // batch.
+  // Compresses a message (or a piece of one) and writes its frame: at once for a small one
+  // (returns undefined), else through the thread pool (resolves once the frame is in the batch).
   #writeCompressed(
     deflate: PerMessageDeflate,
     opcode: number,
     data: Buffer,
     first: boolean,
     fin: boolean,
-  ): Promise<void> {
+  ): Promise<void> | undefined {
+    let out: Buffer | undefined;
+    try {
+      out = deflate.compressSync(data, fin);
+    } catch (err) {
+      this.#failWrite(toError(err));
+      throw err;
+    }
+    if (out !== undefined) {
+      this.#writer.writeFrame(opcode, fin, first, out);
+      return undefined;
+    }
     return new Promise<void>((resolve, reject) => {
       deflate.compress(data, fin, (err, out) => {
         if (err !== null) {
@@ -1204,11 +1232,11 @@ export class Conn implements AsyncIterable<Message> {
         const opcode = first ? this.#openWriterType : OPCODE_CONTINUATION;
         this.#openWriterStarted = true;
         if (deflate !== null) {
-          return this.#writeCompressed(deflate, opcode, data, first, fin).then(() =>
-            this.#accepted(),
-          );
+          const pending = this.#writeCompressed(deflate, opcode, data, first, fin);
+          if (pending !== undefined) return pending.then(() => this.#accepted());
+        } else {
+          this.#writer.writeFrame(opcode, fin, false, data);
         }
-        this.#writer.writeFrame(opcode, fin, false, data);
         const accepted = this.#accepted();
         return accepted === RESOLVED ? undefined : accepted;
       },
