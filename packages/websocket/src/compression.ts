@@ -339,8 +339,10 @@ interface ZlibInternals {
 
 function zlibInternals(stream: DeflateRaw | InflateRaw): ZlibInternals | undefined {
   const candidate = stream as unknown as Partial<ZlibInternals>;
+  // Not `instanceof Uint32Array`: the array may come from another realm (a test runner's vm).
   return typeof candidate._handle?.writeSync === 'function' &&
-    candidate._writeState instanceof Uint32Array
+    ArrayBuffer.isView(candidate._writeState) &&
+    candidate._writeState.length === 2
     ? (candidate as ZlibInternals)
     : undefined;
 }

@@ -350,3 +350,49 @@ test('a message ended by a BFINAL block (RFC 7692 section 7.2.3.4) is decoded, a
   }
   client.close();
 });
+
+describe('on-the-spot and thread-pool work mix within one context', () => {
+  test('a message whose pieces start small and grow large switches to the thread pool mid-message', async () => {
+    const { randomBytes } = await import('node:crypto');
+    const server = new PerMessageDeflate(defaults, true, {});
+    const client = new PerMessageDeflate(defaults, false, {});
+    for (let round = 0; round < 3; round++) {
+      // Incompressible, so the compressed payload is large; compressed through the pool (> 64 KiB).
+      const data = randomBytes(200 * 1024);
+      expect(server.compressSync(data, true)).toBeUndefined();
+      const payload = await compress(server, data);
+      const pieces: Buffer[] = [];
+      const out = await new Promise<Buffer>((resolve, reject) => {
+        const decompressor = client.decompressor((piece) => {
+          pieces.push(Buffer.from(piece));
+          return true;
+        }, reject);
+        decompressor.write(payload.subarray(0, 1000)); // on the spot
+        decompressor.write(payload.subarray(1000, 2000)); // on the spot
+        decompressor.write(payload.subarray(2000)); // too large: the pool
+        decompressor.end(() => resolve(Buffer.concat(pieces)));
+      });
+      expect(out.equals(data)).toBe(true);
+      // And a small message after it, on the spot again, on the same context.
+      const small = Buffer.from(`round ${round}`);
+      expect((await decompress(client, server.compressSync(small, true)!)).equals(small)).toBe(
+        true,
+      );
+    }
+    server.close();
+    client.close();
+  });
+
+  test('corrupt data inflated on the spot reports an error', async () => {
+    const client = new PerMessageDeflate(defaults, false, {});
+    await expect(decompress(client, Buffer.from([0xff, 0xff, 0xff, 0xff, 0x00]))).rejects.toThrow(
+      'invalid compressed data',
+    );
+    // The next message gets a fresh inflater.
+    const server = new PerMessageDeflate(defaults, true, {});
+    const ok = server.compressSync(Buffer.from('fine again'), true)!;
+    expect((await decompress(client, ok)).toString()).toBe('fine again');
+    server.close();
+    client.close();
+  });
+});
