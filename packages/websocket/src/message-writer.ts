@@ -35,6 +35,7 @@ export class MessageWriter extends Writable {
   // stream would collect each other's output.
   readonly #queue: { data: Buffer; fin: boolean; callback: (err?: Error | null) => void }[] = [];
   #sending = false;
+  #waiting: (() => void) | null = null; // a write's callback, held until the socket drains
   #released = false;
 
   /** @param sink - the connection's write half. */
@@ -53,7 +54,10 @@ export class MessageWriter extends Writable {
     if (previous === null) {
       // Send the chunk on the next tick unless another write or end() comes first.
       process.nextTick(() => this.#sendHeld());
-      callback();
+      // While an earlier frame waits for the socket to drain, this write waits too, so that
+      // write() returns false and 'drain' comes when the socket drains (backpressure).
+      if (this.#sending) this.#waiting = callback;
+      else callback();
       return;
     }
     this.#send(previous, false, callback);
@@ -71,6 +75,7 @@ export class MessageWriter extends Writable {
 
   override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
     this.#held = null;
+    this.#releaseWaiting();
     this.#release(err);
     callback(err);
   }
@@ -97,6 +102,7 @@ export class MessageWriter extends Writable {
       this.#sending = false;
       next.callback(err);
       if (!this.#sending) this.#sendNext();
+      if (!this.#sending) this.#releaseWaiting();
     };
     let pending: Promise<void> | undefined;
     try {
@@ -108,6 +114,12 @@ export class MessageWriter extends Writable {
     this.#sentSome = true;
     if (pending === undefined) done();
     else pending.then(() => done(), done);
+  }
+
+  #releaseWaiting(): void {
+    const waiting = this.#waiting;
+    this.#waiting = null;
+    waiting?.();
   }
 
   #release(err: Error | null): void {
