@@ -231,6 +231,34 @@ describe('nextReader', () => {
     await expect(next).resolves.toEqual({ type: TextMessage, data: Buffer.from('next') });
     await expect(readAll(reader)).rejects.toThrow('discarded');
   });
+  test('a stream abandoned part-way (a for await left early) does not stall later reads', async () => {
+    const { conn, peer } = setup({ readBufferSize: 1024 });
+    const big = Buffer.alloc(256 * 1024, 1);
+    peer.send([binary(big.subarray(0, 1024), false), continuation(big.subarray(1024))]);
+    const { reader } = await conn.nextReader();
+    for await (const chunk of reader) {
+      expect((chunk as Buffer)[0]).toBe(1);
+      break; // destroys the stream
+    }
+    peer.send(text('next'));
+    await expect(conn.readMessage()).resolves.toEqual({
+      type: TextMessage,
+      data: Buffer.from('next'),
+    });
+  });
+
+  test('reads issued together are served in call order', async () => {
+    const { conn, peer } = setup();
+    const first = conn.readMessage();
+    const second = conn.nextReader();
+    const third = conn.readMessage();
+    peer.send([text('1'), text('2'), text('3')]);
+    await expect(first).resolves.toMatchObject({ data: Buffer.from('1') });
+    const stream = await second;
+    await expect(third).resolves.toMatchObject({ data: Buffer.from('3') });
+    // The stream was served the second message, whole.
+    expect((await readAll(stream.reader)).toString()).toBe('2');
+  });
 });
 
 describe('backpressure on the read side', () => {

@@ -10,6 +10,7 @@ import {
   PingMessage,
   PongMessage,
   PreparedMessage,
+  SimpleBufferPool,
   TextMessage,
   TimeoutError,
   type Conn,
@@ -396,5 +397,34 @@ describe('CloseSentError', () => {
       [1, false, 'part'],
       [8, true, closePayload(1001).toString()],
     ]);
+  });
+});
+
+describe('write buffers', () => {
+  test('connections sharing a BufferPool take write buffers from it and give them back', async () => {
+    const pool = new SimpleBufferPool();
+    const taken: Buffer[] = [];
+    const returned: Buffer[] = [];
+    const spy = {
+      get: () => {
+        const buffer = pool.get();
+        if (buffer !== undefined) taken.push(buffer);
+        return buffer;
+      },
+      put: (buffer: Buffer) => {
+        returned.push(buffer);
+        pool.put(buffer);
+      },
+    };
+    const a = setup({ writeBufferPool: spy, writeBufferSize: 512 });
+    const b = setup({ writeBufferPool: spy, writeBufferSize: 512 });
+    await a.conn.writeMessage(TextMessage, 'from a');
+    await a.peer.nextFrame();
+    // a's buffer is back in the pool once written, and b's write reuses it.
+    expect(returned).toHaveLength(1);
+    await b.conn.writeMessage(TextMessage, 'from b');
+    await expect(b.peer.nextFrame()).resolves.toMatchObject({ payload: Buffer.from('from b') });
+    expect(taken).toEqual([returned[0]]);
+    expect(returned).toEqual([returned[0], returned[0]]);
   });
 });
