@@ -368,6 +368,37 @@ describe('successful handshakes', () => {
   });
 });
 
+describe('options reach the connection', () => {
+  test('readLimit: a larger message is refused with 1009', async () => {
+    const { port, nextConn } = await listen({ readLimit: 5 });
+    const client = await rawConnect(port);
+    clients.push(client.socket);
+    const conn = await nextConn();
+    client.send([frame({ opcode: 1, payload: '12345' }), frame({ opcode: 1, payload: '123456' })]);
+    await expect(conn.readMessage()).resolves.toMatchObject({ data: Buffer.from('12345') });
+    await expect(conn.readMessage()).rejects.toMatchObject({ closeCode: 1009 });
+    const answer = await client.nextFrame();
+    expect(answer).toMatchObject({ opcode: 8 });
+    expect(answer!.payload.readUInt16BE(0)).toBe(1009);
+    await client.ended;
+  });
+
+  test('writeBufferPool: the connection writes through the pool', async () => {
+    const puts: Buffer[] = [];
+    const { port, nextConn } = await listen({
+      writeBufferSize: 256,
+      writeBufferPool: { get: () => undefined, put: (buffer) => void puts.push(buffer) },
+    });
+    const client = await rawConnect(port);
+    clients.push(client.socket);
+    const conn = await nextConn();
+    await conn.writeMessage(TextMessage, 'pooled');
+    await expect(client.nextFrame()).resolves.toMatchObject({ payload: Buffer.from('pooled') });
+    expect(puts).toHaveLength(1);
+    expect(puts[0]).toHaveLength(256);
+  });
+});
+
 describe('isWebSocketUpgrade and subprotocols', () => {
   const req = (headers: IncomingMessage['headers']): IncomingMessage =>
     ({ headers }) as IncomingMessage;
