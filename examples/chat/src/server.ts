@@ -47,7 +47,10 @@ export interface ChatServer {
   port: number;
   /** The page's address on the loopback interface, `http://127.0.0.1:<port>/` or similar. */
   url: string;
-  /** Closes every client with 1001 Going Away, then the server. */
+  /**
+   * Closes every client with 1001 Going Away, then the server. Calling it again returns the same
+   * promise.
+   */
   close(): Promise<void>;
 }
 
@@ -101,18 +104,22 @@ export async function startChat(options: ChatOptions = {}): Promise<ChatServer> 
   const wildcard = address === '::' || address === '0.0.0.0';
   const host = wildcard ? '127.0.0.1' : family === 'IPv6' ? `[${address}]` : address;
 
+  let stopping: Promise<void> | undefined;
   return {
     server,
     hub,
     port,
     url: `http://${host}:${port}/`,
-    async close() {
-      const closing = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeAllConnections();
-      await hub.close();
-      hub.off('register', onRegister);
-      hub.off('unregister', onUnregister);
-      await closing;
+    close() {
+      stopping ??= (async () => {
+        const closing = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeAllConnections();
+        await hub.close();
+        hub.off('register', onRegister);
+        hub.off('unregister', onUnregister);
+        await closing;
+      })();
+      return stopping;
     },
   };
 }

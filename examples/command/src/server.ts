@@ -44,7 +44,10 @@ export interface CommandServer {
   server: Server;
   /** The page's address, `http://<host>:<port>/`. */
   url: string;
-  /** Closes every connection with 1001 Going Away (ending their commands), then the server. */
+  /**
+   * Closes every connection with 1001 Going Away (ending their commands), then the server. Calling
+   * it again returns the same promise.
+   */
   close(): Promise<void>;
 }
 
@@ -94,16 +97,20 @@ export async function startCommand(options: CommandOptions): Promise<CommandServ
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
 
+  let stopping: Promise<void> | undefined;
   return {
     server,
     url: `http://${host}:${address.port}/`,
-    async close() {
-      const closing = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeAllConnections();
-      const running = [...sessions];
-      await Promise.all(running.map(([conn]) => conn.closeGracefully(CloseGoingAway, '', 1000)));
-      await Promise.all(running.map(([, session]) => session));
-      await closing;
+    close() {
+      stopping ??= (async () => {
+        const closing = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeAllConnections();
+        const running = [...sessions];
+        await Promise.all(running.map(([conn]) => conn.closeGracefully(CloseGoingAway, '', 1000)));
+        await Promise.all(running.map(([, session]) => session));
+        await closing;
+      })();
+      return stopping;
     },
   };
 }

@@ -43,7 +43,10 @@ export interface EchoServer {
   url: string;
   /** The connections being echoed. */
   conns: ReadonlySet<Conn>;
-  /** Closes every connection with 1001 Going Away, then the server. */
+  /**
+   * Closes every connection with 1001 Going Away, then the server. Calling it again returns the
+   * same promise.
+   */
   close(): Promise<void>;
 }
 
@@ -89,15 +92,19 @@ export async function startEcho(options: EchoOptions = {}): Promise<EchoServer> 
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
 
+  let stopping: Promise<void> | undefined;
   return {
     server,
     url: `http://${host}:${address.port}/`,
     conns,
-    async close() {
-      const closing = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeAllConnections();
-      await Promise.all([...conns].map((conn) => conn.closeGracefully(CloseGoingAway, '', 1000)));
-      await closing;
+    close() {
+      stopping ??= (async () => {
+        const closing = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeAllConnections();
+        await Promise.all([...conns].map((conn) => conn.closeGracefully(CloseGoingAway, '', 1000)));
+        await closing;
+      })();
+      return stopping;
     },
   };
 }

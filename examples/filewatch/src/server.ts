@@ -70,7 +70,10 @@ export interface FilewatchServer {
   url: string;
   /** The connections being kept up to date. */
   conns: ReadonlySet<Conn>;
-  /** Closes every connection with 1001 Going Away, stops watching, then closes the server. */
+  /**
+   * Closes every connection with 1001 Going Away, stops watching, then closes the server. Calling
+   * it again returns the same promise.
+   */
   close(): Promise<void>;
 }
 
@@ -135,17 +138,21 @@ export async function startFilewatch(options: FilewatchOptions): Promise<Filewat
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
 
+  let stopping: Promise<void> | undefined;
   return {
     server,
     url: `http://${host}:${address.port}/`,
     conns,
-    async close() {
-      const closing = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeAllConnections();
-      await Promise.all([...conns].map((conn) => conn.closeGracefully(CloseGoingAway, '', 1000)));
-      await Promise.all(serving);
-      await watcher.stop();
-      await closing;
+    close() {
+      stopping ??= (async () => {
+        const closing = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeAllConnections();
+        await Promise.all([...conns].map((conn) => conn.closeGracefully(CloseGoingAway, '', 1000)));
+        await Promise.all(serving);
+        await watcher.stop();
+        await closing;
+      })();
+      return stopping;
     },
   };
 }
