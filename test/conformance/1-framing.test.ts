@@ -1,0 +1,143 @@
+/**
+ * Autobahn section 1, framing: text and binary messages of every length encoding (RFC 6455
+ * section 5.2: 7-bit up to 125, 16-bit up to 65535, 64-bit beyond), delivered whole, in chops,
+ * one byte at a time and with the header split at every position; plus the framing rules a
+ * server must enforce (masked client frames, section 5.3; the 64-bit length's high bit).
+ */
+import {
+  asciiPayload,
+  binary,
+  binaryPayload,
+  ECHO_PATHS,
+  rawFrame,
+  seededRandom,
+  text,
+  useEchoServer,
+} from './harness';
+
+const fixture = useEchoServer();
+
+const LENGTHS = [0, 125, 126, 127, 128, 65535, 65536];
+
+describe.each(ECHO_PATHS)('%s', (_name, path) => {
+  // Cases 1.1.1 to 1.1.7.
+  test.each(LENGTHS)('a text message of %i bytes is echoed as text', async (length) => {
+    const peer = await fixture.connect(path);
+    const payload = asciiPayload(length);
+    peer.send(text(payload));
+    await peer.expectMessage('text', payload);
+    await peer.closeNormally();
+  });
+
+  // Cases 1.2.1 to 1.2.7.
+  test.each(LENGTHS)('a binary message of %i bytes is echoed as binary', async (length) => {
+    const peer = await fixture.connect(path);
+    const payload = binaryPayload(length);
+    peer.send(binary(payload));
+    await peer.expectMessage('binary', payload);
+    await peer.closeNormally();
+  });
+
+  // Cases 1.1.8 and 1.2.8.
+  test.each([
+    ['text', text],
+    ['binary', binary],
+  ] as const)(
+    'a 65536-byte %s message sent in chops of 997 bytes is echoed',
+    async (kind, make) => {
+      const peer = await fixture.connect(path);
+      const payload = kind === 'text' ? asciiPayload(65536) : binaryPayload(65536);
+      await peer.sendChopped(make(payload), 997);
+      await peer.expectMessage(kind, payload);
+      await peer.closeNormally();
+    },
+  );
+
+  test.each([0, 1, 125, 126, 200])(
+    'a %i-byte text message sent one byte at a time is echoed',
+    async (length) => {
+      const peer = await fixture.connect(path);
+      const payload = asciiPayload(length, length);
+      await peer.sendChopped(text(payload), 1);
+      await peer.expectMessage('text', payload);
+      await peer.closeNormally();
+    },
+  );
+
+  test('a 65536-byte binary message sent in random chunks is echoed', async () => {
+    const peer = await fixture.connect(path);
+    const payload = binaryPayload(65536, 7);
+    const random = seededRandom(42);
+    await peer.sendChopped(binary(payload), () => 1 + Math.floor(random() * 4096));
+    await peer.expectMessage('binary', payload);
+    await peer.closeNormally();
+  });
+
+  test.each([
+    ['7-bit', 100, 6],
+    ['16-bit', 1000, 8],
+    ['64-bit', 70000, 14],
+  ])(
+    'a frame with a %s length is echoed whatever the position of a split in its header',
+    async (_form, length, headerSize) => {
+      const peer = await fixture.connect(path);
+      for (let split = 1; split < headerSize; split++) {
+        const payload = binaryPayload(length, split);
+        const bytes = binary(payload);
+        await peer.sendChopped(bytes, (index) => (index === 0 ? split : bytes.length));
+        await peer.expectMessage('binary', payload);
+      }
+      await peer.closeNormally();
+    },
+  );
+
+  test('messages written back to back in one TCP write are echoed in order', async () => {
+    const peer = await fixture.connect(path);
+    const payloads = [0, 1, 125, 126, 65535, 65536, 3].map((n, i) => asciiPayload(n, i));
+    peer.send(...payloads.map((p, i) => (i % 2 === 0 ? text(p) : binary(p))));
+    for (const [i, p] of payloads.entries()) {
+      await peer.expectMessage(i % 2 === 0 ? 'text' : 'binary', p);
+    }
+    await peer.closeNormally();
+  });
+});
+
+describe('framing rules', () => {
+  test.each([
+    ['text', text],
+    ['binary', binary],
+  ] as const)('an unmasked %s frame fails the connection with 1002', async (_kind, make) => {
+    const peer = await fixture.connect();
+    peer.send(make('unmasked', { mask: false }));
+    await peer.expectClose(1002);
+  });
+
+  test('an unmasked frame after valid ones fails the connection with 1002', async () => {
+    const peer = await fixture.connect();
+    peer.send(text('first'));
+    await peer.expectMessage('text', 'first');
+    peer.send(text('second', { mask: false }), text('never echoed'));
+    await peer.expectClose(1002);
+  });
+
+  test('an unmasked ping fails the connection with 1002 and gets no pong', async () => {
+    const peer = await fixture.connect();
+    peer.send(rawFrame(9, 'ping', { mask: false }));
+    await peer.expectClose(1002);
+  });
+
+  test('a 64-bit payload length with the most significant bit set fails with 1002', async () => {
+    const peer = await fixture.connect();
+    // Header only: the server must refuse the length itself, not wait for 2^63 bytes.
+    const header = Buffer.from([0x82, 0xff, 0x80, 0, 0, 0, 0, 0, 0, 1, 0x37, 0xfa, 0x21, 0x3d]);
+    peer.send(header);
+    await peer.expectClose(1002);
+  });
+
+  test('a 64-bit payload length of exactly 2^63 fails with 1002', async () => {
+    const peer = await fixture.connect();
+    const header = Buffer.from([0x81, 0xff, 0x80, 0, 0, 0, 0, 0, 0, 0, 0x37, 0xfa, 0x21, 0x3d]);
+    peer.send(header);
+    await peer.expectClose(1002);
+  });
+});

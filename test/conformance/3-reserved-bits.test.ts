@@ -1,0 +1,98 @@
+/**
+ * Autobahn section 3, reserved bits (RFC 6455 section 5.2): RSV1, RSV2 and RSV3 MUST be 0 unless
+ * an extension gave them a meaning; a frame with one set fails the connection (1002) and nothing
+ * after it is processed. These raw clients offer no extension, so no bit has a meaning, although
+ * the server is willing to negotiate permessage-deflate.
+ */
+import {
+  binary,
+  close,
+  continuation,
+  ping,
+  pong,
+  text,
+  useEchoServer,
+  type ServerEvent,
+} from './harness';
+
+const fixture = useEchoServer();
+
+/** The seven non-zero RSV combinations, named as Autobahn numbers them (RSV1 = 4 ... RSV3 = 1). */
+const COMBINATIONS = [1, 2, 3, 4, 5, 6, 7].map((value) => ({
+  value,
+  bits: { rsv1: (value & 4) !== 0, rsv2: (value & 2) !== 0, rsv3: (value & 1) !== 0 },
+}));
+
+const echoOf = (data: string): ServerEvent => ({ kind: 'text', data: Buffer.from(data) });
+
+describe.each(COMBINATIONS)('RSV = $value', ({ bits }) => {
+  test('a text frame fails the connection with 1002 and is not echoed', async () => {
+    const peer = await fixture.connect();
+    peer.send(text('Hello, world!', bits));
+    await peer.expectClose(1002);
+  });
+
+  test('after an echoed message, the bad frame fails the connection and a ping after it gets no pong', async () => {
+    const peer = await fixture.connect();
+    peer.send(text('first'));
+    await peer.expectMessage('text', 'first');
+    peer.send(text('bad', bits), ping('after'), text('after'));
+    await peer.expectClose(1002);
+  });
+});
+
+// Cases 3.2 and 3.3: the good message may be echoed or not, depending on how soon the server
+// reads the bad frame behind it, but nothing after the bad frame is answered.
+test.each([
+  ['RSV2', { rsv2: true }],
+  ['RSV2 and RSV3', { rsv2: true, rsv3: true }],
+])('a good text, a text with %s and a ping in one write: 1002, no pong', async (_name, bits) => {
+  const peer = await fixture.connect();
+  peer.send(text('Hello, world!'), text('Hello, world!', bits), ping());
+  await peer.expectCloseAfter([echoOf('Hello, world!')], 1002);
+});
+
+// Case 3.4.
+test('the same with RSV1, sent one byte at a time: 1002, no pong', async () => {
+  const peer = await fixture.connect();
+  const bytes = Buffer.concat([
+    text('Hello, world!'),
+    text('Hello, world!', { rsv1: true }),
+    ping(),
+  ]);
+  await peer.sendChopped(bytes, 1);
+  await peer.expectCloseAfter([echoOf('Hello, world!')], 1002);
+});
+
+// Cases 3.5 to 3.7 and the other frame kinds.
+test.each([
+  [
+    'a binary frame with RSV1 and RSV3',
+    binary(Buffer.from([0, 1, 2, 255]), { rsv1: true, rsv3: true }),
+  ],
+  ['a ping with RSV1 and RSV2', ping('ping', { rsv1: true, rsv2: true })],
+  ['a pong with RSV1', pong('pong', { rsv1: true })],
+  ['a close frame with all three bits', close(1000, '', { rsv1: true, rsv2: true, rsv3: true })],
+])('%s fails the connection with 1002', async (_name, bad) => {
+  const peer = await fixture.connect();
+  peer.send(bad, ping('after'));
+  await peer.expectClose(1002);
+});
+
+test.each([
+  ['RSV1', { rsv1: true }],
+  ['RSV2', { rsv2: true }],
+  ['RSV3', { rsv3: true }],
+])('a continuation frame with %s fails the connection with 1002', async (_name, bits) => {
+  const peer = await fixture.connect();
+  peer.send(text('frag', { fin: false }));
+  await peer.expectOpen();
+  peer.send(continuation('ment', bits), ping('after'));
+  await peer.expectClose(1002);
+});
+
+test('a fragmented message whose first frame has RSV1 fails at once, without its rest', async () => {
+  const peer = await fixture.connect();
+  peer.send(text('frag', { fin: false, rsv1: true }));
+  await peer.expectClose(1002);
+});

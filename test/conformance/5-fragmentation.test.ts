@@ -1,0 +1,285 @@
+/**
+ * Autobahn section 5, fragmentation (RFC 6455 section 5.4): a message may be split into frames
+ * (a text or binary frame with FIN clear, continuations, a final continuation); control frames
+ * may come between the fragments but are never fragmented themselves; a continuation without a
+ * message to continue, or a new message inside a fragmented one, fails the connection (1002).
+ */
+import {
+  asciiPayload,
+  binary,
+  binaryPayload,
+  close,
+  continuation,
+  ECHO_PATHS,
+  fragmented,
+  OP,
+  ping,
+  pong,
+  text,
+  useEchoServer,
+  type ServerEvent,
+} from './harness';
+
+const fixture = useEchoServer();
+
+const echoOf = (data: string): ServerEvent => ({ kind: 'text', data: Buffer.from(data) });
+
+describe.each(ECHO_PATHS)('%s', (_name, path) => {
+  describe('control frames are never fragmented', () => {
+    // Cases 5.1 and 5.2.
+    test.each([
+      ['ping', OP.ping],
+      ['pong', OP.pong],
+      ['close', OP.close],
+    ])('a %s in two fragments fails the connection with 1002', async (_kind, opcode) => {
+      const peer = await fixture.connect(path);
+      const payload = opcode === OP.close ? Buffer.from([0x03, 0xe8, 0x61]) : 'fragment';
+      peer.send(...fragmented(opcode, Buffer.from(payload), 2));
+      await peer.expectClose(1002);
+    });
+  });
+
+  describe('fragmented messages are echoed whole', () => {
+    // Case 5.3.
+    test('a text message in two fragments', async () => {
+      const peer = await fixture.connect(path);
+      peer.send(text('fragment1', { fin: false }), continuation('fragment2'));
+      await peer.expectMessage('text', 'fragment1fragment2');
+      await peer.closeNormally();
+    });
+
+    // Case 5.4: the first fragment is handled before the second arrives.
+    test('a text message in two fragments, the second sent once the first was read', async () => {
+      const peer = await fixture.connect(path);
+      peer.send(text('fragment1', { fin: false }));
+      await peer.expectOpen();
+      peer.send(continuation('fragment2'));
+      await peer.expectMessage('text', 'fragment1fragment2');
+      await peer.closeNormally();
+    });
+
+    // Case 5.5.
+    test('a text message in two fragments, sent one byte at a time', async () => {
+      const peer = await fixture.connect(path);
+      const bytes = Buffer.concat([text('fragment1', { fin: false }), continuation('fragment2')]);
+      await peer.sendChopped(bytes, 1);
+      await peer.expectMessage('text', 'fragment1fragment2');
+      await peer.closeNormally();
+    });
+
+    test('a binary message in two fragments', async () => {
+      const peer = await fixture.connect(path);
+      peer.send(binary(Buffer.from([1, 2, 3]), { fin: false }), continuation(Buffer.from([4, 5])));
+      await peer.expectMessage('binary', Buffer.from([1, 2, 3, 4, 5]));
+      await peer.closeNormally();
+    });
+
+    test.each([
+      ['text', 1],
+      ['text', 7],
+      ['binary', 1],
+      ['binary', 1000],
+    ] as const)('a %s message of 100 fragments of %i bytes', async (kind, size) => {
+      const peer = await fixture.connect(path);
+      const payload = kind === 'text' ? asciiPayload(100 * size) : binaryPayload(100 * size);
+      peer.send(...fragmented(kind === 'text' ? OP.text : OP.binary, payload, size));
+      await peer.expectMessage(kind, payload);
+      await peer.closeNormally();
+    });
+
+    test.each([
+      ['text', OP.text],
+      ['binary', OP.binary],
+    ] as const)('a %s message of empty fragments is echoed empty', async (kind, opcode) => {
+      const peer = await fixture.connect(path);
+      peer.send(
+        frameOf(opcode, '', false),
+        continuation('', { fin: false }),
+        continuation('', { fin: false }),
+        continuation(''),
+      );
+      await peer.expectMessage(kind, '');
+      await peer.closeNormally();
+    });
+
+    test('empty fragments around non-empty ones are skipped', async () => {
+      const peer = await fixture.connect(path);
+      peer.send(
+        text('', { fin: false }),
+        continuation('ab', { fin: false }),
+        continuation('', { fin: false }),
+        continuation('cd', { fin: false }),
+        continuation(''),
+      );
+      await peer.expectMessage('text', 'abcd');
+      await peer.closeNormally();
+    });
+  });
+
+  describe('control frames between fragments', () => {
+    // Case 5.6.
+    test('a ping between two text fragments is answered before the message', async () => {
+      const peer = await fixture.connect(path);
+      peer.send(text('fragment1', { fin: false }), ping('pongme!'), continuation('fragment2'));
+      await peer.expectPong('pongme!');
+      await peer.expectMessage('text', 'fragment1fragment2');
+      await peer.closeNormally();
+    });
+
+    // Case 5.7.
+    test('the same, sent one byte at a time', async () => {
+      const peer = await fixture.connect(path);
+      const bytes = Buffer.concat([
+        text('fragment1', { fin: false }),
+        ping('pongme!'),
+        continuation('fragment2'),
+      ]);
+      await peer.sendChopped(bytes, 1);
+      await peer.expectPong('pongme!');
+      await peer.expectMessage('text', 'fragment1fragment2');
+      await peer.closeNormally();
+    });
+
+    // Case 5.8.
+    test('the same, one frame per write', async () => {
+      const peer = await fixture.connect(path);
+      peer.send(text('fragment1', { fin: false }));
+      peer.send(ping('pongme!'));
+      await peer.expectPong('pongme!');
+      peer.send(continuation('fragment2'));
+      await peer.expectMessage('text', 'fragment1fragment2');
+      await peer.closeNormally();
+    });
+
+    test('unsolicited pongs between fragments are ignored', async () => {
+      const peer = await fixture.connect(path);
+      peer.send(
+        binary(Buffer.from('ab'), { fin: false }),
+        pong('x'),
+        continuation('cd', { fin: false }),
+        pong(),
+        continuation('ef'),
+      );
+      await peer.expectMessage('binary', 'abcdef');
+      await peer.closeNormally();
+    });
+
+    // Cases 5.19 and 5.20: each ping is answered while the message is still incomplete.
+    test.each([
+      ['whole frames', 0],
+      ['one byte at a time', 1],
+    ])('a text message in five fragments with two pings, %s', async (_how, chop) => {
+      const peer = await fixture.connect(path);
+      const send = async (...frames: Buffer[]): Promise<void> => {
+        if (chop === 0) peer.send(...frames);
+        else await peer.sendChopped(Buffer.concat(frames), chop);
+      };
+      await send(
+        text('fragment1', { fin: false }),
+        continuation('fragment2', { fin: false }),
+        ping('pongme 1!'),
+      );
+      await peer.expectPong('pongme 1!');
+      await send(
+        continuation('fragment3', { fin: false }),
+        continuation('fragment4', { fin: false }),
+        ping('pongme 2!'),
+      );
+      await peer.expectPong('pongme 2!');
+      await send(continuation('fragment5'));
+      await peer.expectMessage('text', 'fragment1fragment2fragment3fragment4fragment5');
+      await peer.closeNormally();
+    });
+
+    test('a close frame between fragments ends the connection; the message is dropped', async () => {
+      const peer = await fixture.connect(path);
+      peer.send(text('fragment1', { fin: false }), close(1000), continuation('fragment2'));
+      await peer.expectClose(1000);
+    });
+  });
+
+  describe('continuation frames without a message fail the connection', () => {
+    const chops = [
+      ['in one write', 0],
+      ['in chops of one frame', -1],
+      ['one byte at a time', 1],
+    ] as const;
+
+    // Cases 5.9 to 5.11 (FIN set) and 5.12 to 5.14 (FIN clear).
+    describe.each([
+      ['final', true],
+      ['non-final', false],
+    ])('a %s continuation, then a text message', (_fin, fin) => {
+      test.each(chops)('%s: 1002, nothing echoed', async (_how, chop) => {
+        const peer = await fixture.connect(path);
+        const frames = [continuation('non-continuation payload', { fin }), text('Hello, world!')];
+        if (chop === 0) peer.send(...frames);
+        else if (chop === -1) for (const f of frames) peer.send(f);
+        else await peer.sendChopped(Buffer.concat(frames), chop);
+        await peer.expectClose(1002);
+      });
+    });
+
+    // Case 5.15.
+    test('a continuation after a finished fragmented message: the message is echoed, then 1002', async () => {
+      const peer = await fixture.connect(path);
+      peer.send(
+        text('fragment1', { fin: false }),
+        continuation('fragment2'),
+        continuation('fragment3', { fin: false }),
+        text('fragment4'),
+      );
+      await peer.expectCloseAfter([echoOf('fragment1fragment2')], 1002);
+    });
+
+    // Cases 5.16 and 5.17.
+    test.each([
+      ['non-final', false],
+      ['final', true],
+    ])(
+      'a %s continuation, then a fragmented message, twice: 1002 at the first frame',
+      async (_fin, fin) => {
+        const peer = await fixture.connect(path);
+        const round = [
+          continuation('fragment1', { fin }),
+          text('fragment2', { fin: false }),
+          continuation('fragment3'),
+        ];
+        peer.send(...round, ...round);
+        await peer.expectClose(1002);
+      },
+    );
+  });
+
+  describe('a new message inside a fragmented one fails the connection', () => {
+    // Case 5.18.
+    test('a text frame with FIN clear, then a final text frame: 1002', async () => {
+      const peer = await fixture.connect(path);
+      peer.send(text('fragment1', { fin: false }), text('fragment2'));
+      await peer.expectClose(1002);
+    });
+
+    test('a binary frame inside a fragmented text message: 1002', async () => {
+      const peer = await fixture.connect(path);
+      peer.send(text('fragment1', { fin: false }));
+      await peer.expectOpen();
+      peer.send(binary('fragment2', { fin: false }), continuation('fragment3'));
+      await peer.expectClose(1002);
+    });
+
+    test('a text frame after the middle fragment of a binary message: 1002', async () => {
+      const peer = await fixture.connect(path);
+      peer.send(
+        binary('a', { fin: false }),
+        continuation('b', { fin: false }),
+        text('c'),
+        continuation('d'),
+      );
+      await peer.expectClose(1002);
+    });
+  });
+});
+
+function frameOf(opcode: number, payload: string, fin: boolean): Buffer {
+  return opcode === OP.text ? text(payload, { fin }) : binary(payload, { fin });
+}
