@@ -215,8 +215,14 @@ export class Upgrader {
     try {
       extra = normalizeHeaders(responseHeaders);
     } catch (err) {
-      this.#refuse(req, socket, 500, 'invalid response header');
-      throw err;
+      throw this.#refuse(
+        req,
+        socket,
+        500,
+        `invalid response header: ${(err as Error).message}`,
+        {},
+        err,
+      );
     }
     if (extra.has('sec-websocket-extensions')) {
       throw this.#refuse(
@@ -290,8 +296,14 @@ export class Upgrader {
     status: number,
     message: string,
     headers: Record<string, string> = {},
+    cause?: unknown,
   ): HandshakeError {
-    const err = new HandshakeError(message, status);
+    const err = new HandshakeError(
+      message,
+      status,
+      undefined,
+      cause === undefined ? undefined : { cause },
+    );
     if (this.#options.error !== undefined) {
       try {
         this.#options.error(req, socket, status, err);

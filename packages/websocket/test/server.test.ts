@@ -324,7 +324,7 @@ describe('successful handshakes', () => {
     expect(answer.headers['x-request-id']).toEqual(['42']);
   });
 
-  test("responseHeaders with an invalid value: 500, and Node's header error", async () => {
+  test("responseHeaders with an invalid value: 500, a HandshakeError caused by Node's header error", async () => {
     const { port, nextFailure } = await listen(
       {},
       { responseHeaders: { 'X-Bad': 'a\r\nInjected: yes' } },
@@ -332,7 +332,11 @@ describe('successful handshakes', () => {
     const text = await exchange(port, requestText(upgradeHeaders(port)));
     expect(parseAnswer(text).status).toBe(500);
     expect(text).not.toContain('Injected');
-    await expect(nextFailure()).resolves.toMatchObject({ code: 'ERR_INVALID_CHAR' });
+    await expect(nextFailure()).resolves.toMatchObject({
+      name: 'HandshakeError',
+      status: 500,
+      cause: { code: 'ERR_INVALID_CHAR' },
+    });
   });
 
   test('responseHeaders may not set Sec-WebSocket-Extensions: 500', async () => {
