@@ -525,7 +525,7 @@ export class PendingUpgrade<TRequest> {
     // The socket carries one answer, then closes: no keep-alive after a refused upgrade.
     res.shouldKeepAlive = false;
     res.assignSocket(this.socket as Parameters<ServerResponse['assignSocket']>[0]);
-    interceptResponse(res, () => this.#answering());
+    replaceWithUpgradeRequired(res, isSuccess, () => this.#answering());
     res.once('finish', () => endSocket(this.socket));
     this.socket.once('close', () => this.#clearTimer());
     if (timeoutMs > 0) {
@@ -702,28 +702,33 @@ function lastCallback(args: unknown[]): Callback | undefined {
 }
 
 /**
- * Replaces a 2xx answer with 426 Upgrade Required (the route that answered is a plain HTTP
- * route), and calls `answering` when an answer is about to go out.
+ * Replaces the framework's answer with 426 Upgrade Required (with `Upgrade: websocket`, RFC 7231
+ * section 6.5.15) whenever its status satisfies `when`: the framework's headers and body are
+ * dropped, and the connection's keep-alive is kept. `onAnswer` is called as any answer starts.
+ * The layer uses it for plain HTTP routes reached by an upgrade request (2xx replaced); adapters
+ * for a plain GET that reached a websocket-only route (the framework's 404 replaced).
  *
  * A ServerResponse writes its head through `writeHead` (directly, or through `_implicitHeader`
  * from `write`, `end` and `flushHeaders`), so watching `writeHead`, `write` and `end` on the
- * instance sees every answer.
+ * instance sees every answer. Call it before the framework starts answering.
  */
-function interceptResponse(res: ServerResponse, answering: () => void): void {
+export function replaceWithUpgradeRequired(
+  res: ServerResponse,
+  when: (status: number) => boolean,
+  onAnswer?: () => void,
+): void {
   const writeHead = res.writeHead.bind(res) as (...args: unknown[]) => ServerResponse;
   const write = res.write.bind(res) as (...args: unknown[]) => boolean;
   const end = res.end.bind(res) as (...args: unknown[]) => ServerResponse;
   let replaced = false;
   const body = `${STATUS_CODES[426]}\n`;
 
-  const isPlainSuccess = (status: number): boolean => status >= 200 && status < 300;
-
   res.writeHead = (statusCode: number, ...rest: unknown[]) => {
-    answering();
-    if (!res.headersSent && isPlainSuccess(statusCode)) {
+    onAnswer?.();
+    if (!res.headersSent && when(statusCode)) {
       replaced = true;
       for (const name of res.getHeaderNames()) res.removeHeader(name);
-      return writeHead(426, {
+      return writeHead(426, STATUS_CODES[426], {
         Upgrade: 'websocket',
         'Content-Type': 'text/plain; charset=utf-8',
         'Content-Length': Buffer.byteLength(body),
@@ -733,19 +738,19 @@ function interceptResponse(res: ServerResponse, answering: () => void): void {
   };
 
   res.write = ((...args: unknown[]) => {
-    if (!res.headersSent && isPlainSuccess(res.statusCode)) res.writeHead(res.statusCode);
+    if (!res.headersSent && when(res.statusCode)) res.writeHead(res.statusCode);
     if (replaced) {
       const callback = lastCallback(args);
       if (callback !== undefined) process.nextTick(callback);
       return true;
     }
-    answering();
+    onAnswer?.();
     return write(...args);
   }) as Write;
 
   res.end = ((...args: unknown[]) => {
-    if (!res.headersSent && isPlainSuccess(res.statusCode)) res.writeHead(res.statusCode);
-    answering();
+    if (!res.headersSent && when(res.statusCode)) res.writeHead(res.statusCode);
+    onAnswer?.();
     if (replaced) {
       const callback = lastCallback(args);
       return callback === undefined ? end(body) : end(body, callback);
@@ -1094,6 +1099,10 @@ function checkAnswer(res: IncomingMessage, key: string, offered: string[]): stri
 // Helpers
 
 function noop(): void {}
+
+function isSuccess(status: number): boolean {
+  return status >= 200 && status < 300;
+}
 
 function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
   return (
