@@ -60,6 +60,61 @@ export function closePayload(code: number, reason = ''): Buffer {
   return out;
 }
 
+/** A frame's header: everything before the payload. */
+export interface FrameHeader {
+  fin: boolean;
+  rsv1: boolean;
+  rsv2: boolean;
+  rsv3: boolean;
+  opcode: number;
+  masked: boolean;
+  /** The masking key, when masked. */
+  maskKey: Buffer | undefined;
+  /** The payload's length, as the header states it. */
+  payloadLength: number;
+  /** The header's size in bytes: the payload starts here. */
+  headerSize: number;
+}
+
+/**
+ * Parses the header of the frame at the start of `buf`, or returns `undefined` when `buf` holds
+ * less than a whole header. For readers that stream payloads instead of holding whole frames.
+ */
+export function parseFrameHeader(buf: Buffer): FrameHeader | undefined {
+  if (buf.length < 2) return undefined;
+  const b0 = buf[0]!;
+  const b1 = buf[1]!;
+  let len = b1 & 0x7f;
+  let p = 2;
+  if (len === 126) {
+    if (buf.length < 4) return undefined;
+    len = buf.readUInt16BE(2);
+    p = 4;
+  } else if (len === 127) {
+    if (buf.length < 10) return undefined;
+    len = Number(buf.readBigUInt64BE(2));
+    p = 10;
+  }
+  const masked = (b1 & 0x80) !== 0;
+  let maskKey: Buffer | undefined;
+  if (masked) {
+    if (buf.length < p + 4) return undefined;
+    maskKey = Buffer.from(buf.subarray(p, p + 4));
+    p += 4;
+  }
+  return {
+    fin: (b0 & 0x80) !== 0,
+    rsv1: (b0 & 0x40) !== 0,
+    rsv2: (b0 & 0x20) !== 0,
+    rsv3: (b0 & 0x10) !== 0,
+    opcode: b0 & 0x0f,
+    masked,
+    maskKey,
+    payloadLength: len,
+    headerSize: p,
+  };
+}
+
 /** A parsed frame. */
 export interface ParsedFrame {
   fin: boolean;
@@ -76,38 +131,20 @@ export interface ParsedFrame {
  * less than a whole frame.
  */
 export function parseFrame(buf: Buffer): { frame: ParsedFrame; size: number } | undefined {
-  if (buf.length < 2) return undefined;
-  const b0 = buf[0]!;
-  const b1 = buf[1]!;
-  let len = b1 & 0x7f;
-  let p = 2;
-  if (len === 126) {
-    if (buf.length < 4) return undefined;
-    len = buf.readUInt16BE(2);
-    p = 4;
-  } else if (len === 127) {
-    if (buf.length < 10) return undefined;
-    len = Number(buf.readBigUInt64BE(2));
-    p = 10;
-  }
-  const masked = (b1 & 0x80) !== 0;
-  let key: Buffer | undefined;
-  if (masked) {
-    if (buf.length < p + 4) return undefined;
-    key = buf.subarray(p, p + 4);
-    p += 4;
-  }
+  const header = parseFrameHeader(buf);
+  if (header === undefined) return undefined;
+  const { headerSize: p, payloadLength: len, maskKey: key } = header;
   if (buf.length < p + len) return undefined;
   const payload = Buffer.from(buf.subarray(p, p + len));
   if (key) for (let i = 0; i < payload.length; i++) payload[i]! ^= key[i % 4]!;
   return {
     frame: {
-      fin: (b0 & 0x80) !== 0,
-      rsv1: (b0 & 0x40) !== 0,
-      rsv2: (b0 & 0x20) !== 0,
-      rsv3: (b0 & 0x10) !== 0,
-      opcode: b0 & 0x0f,
-      masked,
+      fin: header.fin,
+      rsv1: header.rsv1,
+      rsv2: header.rsv2,
+      rsv3: header.rsv3,
+      opcode: header.opcode,
+      masked: header.masked,
       payload,
     },
     size: p + len,
