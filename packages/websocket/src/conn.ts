@@ -858,11 +858,12 @@ export class Conn implements AsyncIterable<Message> {
   #onMessageEnd(): void {
     const message = this.#current;
     if (message === null) return;
-    this.#current = null;
+    // Still #current while failing, so the failure drops it from the queue and fails its reader.
     if (this.#validating && !this.#utf8.end()) {
       this.#failUtf8();
       return;
     }
+    this.#current = null;
     message.done = true;
     if (message.reader !== null) {
       message.reader.push(null);
