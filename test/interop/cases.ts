@@ -41,6 +41,18 @@ const FRAGMENTED_SIZE = 96 * 1024;
  * mixed in, compressible about as well as real text, the same on every run for a given `seed`.
  */
 export function sampleText(bytes: number, seed: number): string {
+  const key = `${bytes}:${seed}`;
+  let text = samples.get(key);
+  if (text === undefined) {
+    text = generateText(bytes, seed);
+    samples.set(key, text);
+  }
+  return text;
+}
+
+const samples = new Map<string, string>(); // every pair sends the same texts: make each once
+
+function generateText(bytes: number, seed: number): string {
   const alphabet = [...'abcdefghijklmnopqrstuvwxyz      ', 'é', 'ß', '✓', '€', '👋', '𝄞'];
   let state = seed >>> 0;
   const random = (): number => {
