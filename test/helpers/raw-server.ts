@@ -19,6 +19,22 @@ export function acceptFor(key: string): string {
     .digest('base64');
 }
 
+/**
+ * A correct 101 answer to a request with `key`: Upgrade, Connection and the accept value, plus
+ * `headers` (whole lines).
+ */
+export function switchingProtocols(key: string, headers: string[] = []): string {
+  return [
+    'HTTP/1.1 101 Switching Protocols',
+    'Upgrade: websocket',
+    'Connection: Upgrade',
+    `Sec-WebSocket-Accept: ${acceptFor(key)}`,
+    ...headers,
+    '',
+    '',
+  ].join('\r\n');
+}
+
 /** An upgrade request the raw server received, waiting for the test's answer. */
 export interface RawRequest {
   /** The request line's method. */
@@ -31,8 +47,10 @@ export interface RawRequest {
   headers: Record<string, string>;
   /** The request head as received. */
   head: string;
-  /** The TCP connection. */
+  /** The TCP connection (paused until the test reads from it). */
   socket: Socket;
+  /** Bytes that arrived after the request head. */
+  rest: Buffer;
   /**
    * Answers with a correct 101 (Upgrade, Connection and the accept value for the request's key)
    * plus `headers` (whole lines, such as `Sec-WebSocket-Protocol: chat`), followed in the same
@@ -92,16 +110,9 @@ function parseRequest(socket: Socket, head: string, rest: Buffer): RawRequest {
     headers,
     head,
     socket,
+    rest,
     accept(extra = [], after) {
-      const answer = [
-        'HTTP/1.1 101 Switching Protocols',
-        'Upgrade: websocket',
-        'Connection: Upgrade',
-        `Sec-WebSocket-Accept: ${acceptFor(headers['sec-websocket-key'] ?? '')}`,
-        ...extra,
-        '',
-        '',
-      ].join('\r\n');
+      const answer = switchingProtocols(headers['sec-websocket-key'] ?? '', extra);
       socket.write(after ? Buffer.concat([Buffer.from(answer), after]) : answer);
       const peer = rawPeer(socket, rest);
       socket.resume();
