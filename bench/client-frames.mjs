@@ -55,14 +55,34 @@ export function deflateMessage(payload) {
 }
 
 /**
- * `count` masked frames back to back, each with its own key: the generator sends the first `k`
- * frames of this block when `k` echoes came back.
- *
- * @param {number} count
- * @param {() => Buffer} makeFrame
- * @returns {{ block: Buffer, frameSize: number }}
+ * Frames laid back to back in one buffer, sent in turn: each connection keeps a cursor, and `k`
+ * echoes send the next `k` frames (slices of the buffer, no copy), wrapping at the end.
  */
-export function frameBlock(count, makeFrame) {
-  const frames = Array.from({ length: count }, makeFrame);
-  return { block: Buffer.concat(frames), frameSize: frames[0].length };
+export class FramePool {
+  /** @param {Buffer[]} frames */
+  constructor(frames) {
+    this.block = Buffer.concat(frames);
+    this.count = frames.length;
+    /** Where frame `i` starts; `offsets[count]` is the end. */
+    this.offsets = [0];
+    for (const frame of frames) this.offsets.push(this.offsets.at(-1) + frame.length);
+  }
+
+  /**
+   * Writes `k` frames starting at frame `cursor`; returns the cursor after them.
+   *
+   * @param {import('node:net').Socket} socket
+   * @param {number} cursor
+   * @param {number} k
+   * @returns {number}
+   */
+  write(socket, cursor, k) {
+    while (k > 0) {
+      const n = Math.min(k, this.count - cursor);
+      socket.write(this.block.subarray(this.offsets[cursor], this.offsets[cursor + n]));
+      cursor = (cursor + n) % this.count;
+      k -= n;
+    }
+    return cursor;
+  }
 }

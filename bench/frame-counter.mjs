@@ -29,6 +29,8 @@ export class FrameCounter {
     this.messages = 0;
     /** Payload bytes (as sent on the wire) of the whole messages seen. */
     this.payloadBytes = 0;
+    /** Whole messages whose first frame had RSV1 set (compressed, RFC 7692). */
+    this.compressedMessages = 0;
     /** Frames seen, including fragments. */
     this.frames = 0;
     // Header bytes of a frame whose header was split across chunks.
@@ -40,6 +42,7 @@ export class FrameCounter {
     this.opcode = 0;
     // Payload bytes of the message in progress, across its fragments.
     this.messageLength = 0;
+    this.messageRsv1 = false;
     this.inMessage = false;
   }
 
@@ -116,6 +119,7 @@ export class FrameCounter {
         throw new Error(`echoed a frame with RSV1 ${rsv1 ? 'set' : 'clear'}`);
       }
       this.inMessage = true;
+      this.messageRsv1 = rsv1;
       this.messageLength = length;
     }
     this.remaining = length;
@@ -130,6 +134,7 @@ export class FrameCounter {
     }
     this.inMessage = false;
     this.messages++;
+    if (this.messageRsv1) this.compressedMessages++;
     this.payloadBytes += this.messageLength;
   }
 }

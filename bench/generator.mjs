@@ -5,7 +5,7 @@
 // then) and gets the counts of the interval alone.
 import process from 'node:process';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { deflateMessage, frameBlock, maskedFrame } from './client-frames.mjs';
+import { deflateMessage, FramePool, maskedFrame } from './client-frames.mjs';
 import { handshake } from './client-handshake.mjs';
 import { FrameCounter } from './frame-counter.mjs';
 
@@ -24,15 +24,23 @@ import { FrameCounter } from './frame-counter.mjs';
 /** @param {GeneratorConfig} config */
 async function main(config) {
   const opcode = config.type === 'text' ? 1 : 2;
-  const payload = messagePayload(config.size, config.type, config.deflate);
-  const wire = config.deflate ? deflateMessage(payload) : payload;
-  const { block, frameSize } = frameBlock(config.window, () =>
-    maskedFrame(opcode, wire, config.deflate),
+  // Compressed messages must differ, or a server's compressor with context takeover would find
+  // each one whole in its window and send a few bytes: more distinct messages than a 32 KiB
+  // window holds keeps the work honest. Uncompressed, one payload (with fresh keys) will do.
+  const distinct = config.deflate ? Math.max(16, Math.ceil(65536 / config.size)) : 1;
+  const payloads = Array.from({ length: distinct }, (_, i) =>
+    messagePayload(config.size, config.type, config.deflate, i),
+  );
+  const wires = config.deflate ? payloads.map(deflateMessage) : payloads;
+  const pool = new FramePool(
+    Array.from({ length: Math.max(config.window, distinct) }, (_, i) =>
+      maskedFrame(opcode, wires[i % distinct], config.deflate),
+    ),
   );
   const expect = {
     opcode,
     // Compressed echoes vary in length; uncompressed ones must be exactly what was sent.
-    length: config.deflate ? null : payload.length,
+    length: config.deflate ? null : config.size,
     // A server may send a compressed message uncompressed, so RSV1 is not checked then.
     rsv1: config.deflate ? null : false,
   };
@@ -45,14 +53,12 @@ async function main(config) {
 
   let sending = true;
   const errors = [];
-  const counters = opened.map(({ socket, rest }) => {
+  const counters = opened.map(({ socket, rest }, index) => {
     const counter = new FrameCounter(expect);
+    // Connections start at different frames so that they do not all send the same message.
+    let cursor = (index * config.window) % pool.count;
     const send = (k) => {
-      while (k > 0) {
-        const n = Math.min(k, config.window);
-        socket.write(n === config.window ? block : block.subarray(0, n * frameSize));
-        k -= n;
-      }
+      cursor = pool.write(socket, cursor, k);
     };
     const onBytes = (chunk) => {
       let echoed;
@@ -80,6 +86,7 @@ async function main(config) {
     cpu: process.cpuUsage(),
     messages: counters.reduce((sum, c) => sum + c.messages, 0),
     bytes: counters.reduce((sum, c) => sum + c.payloadBytes, 0),
+    compressed: counters.reduce((sum, c) => sum + c.compressedMessages, 0),
   });
 
   await sleep(config.warmupMs);
@@ -97,22 +104,28 @@ async function main(config) {
     seconds: Number(end.time - start.time) / 1e9,
     messages: end.messages - start.messages,
     wireBytes: end.bytes - start.bytes,
-    payloadBytes: (end.messages - start.messages) * payload.length,
+    payloadBytes: (end.messages - start.messages) * config.size,
+    compressedMessages: end.compressed - start.compressed,
     generatorCpuSeconds: (cpu.user + cpu.system) / 1e6,
     errors: [...new Set(errors)],
   });
 }
 
 /**
- * The message every connection sends: ASCII for text (valid UTF-8 of the exact size), random bytes
- * for binary, and JSON-like records for the compressed scenario (compressible as real traffic is).
+ * A message of `size` bytes: ASCII for text (valid UTF-8 of the exact size), arbitrary bytes for
+ * binary, and for the compressed scenario JSON-like records drawn from a seeded generator, which
+ * compress about as well as real chat or API traffic and differ from seed to seed.
  */
-function messagePayload(size, type, compressible) {
+function messagePayload(size, type, compressible, seed) {
   if (compressible) {
-    const words = ['alpha', 'bravo', 'charlie', 'delta', 'echo', 'foxtrot', 'golf', 'hotel'];
-    let text = '';
-    for (let i = 0; text.length < size; i++) {
-      text += `{"id":${i * 7919},"user":"${words[i % 8]}-${i % 97}","text":"${words[(i * 3) % 8]} ${words[(i * 5) % 8]}"},`;
+    const random = mulberry32(seed + 1);
+    const pick = (list) => list[Math.floor(random() * list.length)];
+    let text = '[';
+    while (text.length < size) {
+      const words = Array.from({ length: 3 + Math.floor(random() * 6) }, () => pick(WORDS));
+      text +=
+        `{"id":${Math.floor(random() * 1e9)},"user":"${pick(WORDS)}${Math.floor(random() * 1000)}",` +
+        `"ts":${1700000000000 + Math.floor(random() * 1e10)},"text":"${words.join(' ')}"},`;
     }
     return Buffer.from(text.slice(0, size));
   }
@@ -131,3 +144,21 @@ process.once('message', (config) => {
     },
   );
 });
+
+const WORDS = (
+  'the of and to in is you that it he was for on are as with his they at be this have from or ' +
+  'one had by word but not what all were we when your can said there use an each which she do ' +
+  'how their if will up other about out many then them these so some her would make like him'
+).split(' ');
+
+/** A small seeded pseudo-random generator (mulberry32), so every run sends the same messages. */
+function mulberry32(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

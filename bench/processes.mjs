@@ -76,6 +76,7 @@ export async function startServer(key, spec, { deflate, profileDir, profileName 
  * @property {number} messages - messages echoed in it.
  * @property {number} payloadBytes - their payload bytes (uncompressed size).
  * @property {number} wireBytes - their payload bytes as echoed (compressed size, if compressed).
+ * @property {number} compressedMessages - how many of them came back compressed (RSV1).
  * @property {number} generatorCpuSeconds - the generator's CPU time in the interval.
  * @property {number | null} serverCpuSeconds - the server's CPU time in the interval (all its
  *   threads: zlib work on the thread pool counts).

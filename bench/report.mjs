@@ -15,6 +15,8 @@ import { SERVERS } from './scenarios.mjs';
  * @property {number | null} serverWait - median time the server waited for a core, in percent of
  *   the interval: how much other processes got in its way.
  * @property {number | null} generatorWait - the same for the generator.
+ * @property {number} compressed - the share of echoes that came back compressed, in percent.
+ * @property {number} wireRatio - echoed wire bytes per payload byte (below 1 when compressed).
  */
 
 /**
@@ -45,6 +47,8 @@ export function figures(key, reps) {
     generatorCpu: median(reps.map((r) => (100 * r.generatorCpuSeconds) / r.seconds)),
     serverWait: percentOf(reps, 'serverWaitSeconds'),
     generatorWait: percentOf(reps, 'generatorWaitSeconds'),
+    compressed: median(reps.map((r) => (100 * r.compressedMessages) / Math.max(r.messages, 1))),
+    wireRatio: median(reps.map((r) => r.wireBytes / Math.max(r.payloadBytes, 1))),
   };
 }
 
@@ -85,6 +89,7 @@ export function table(scenario, results) {
       other,
       `${unit} per repetition`,
       ...baselines.map((key) => `vs ${SERVERS[key].label}`),
+      ...(scenario.deflate ? ['echoes compressed', 'wire/payload'] : []),
       'server CPU',
       'server CPU/msg',
       'generator CPU',
@@ -99,6 +104,7 @@ export function table(scenario, results) {
       number(scenario.unit === 'MB' ? f.msgs : f.mb),
       perRep.map(number).join(' / '),
       ...baselines.map((key) => ratio(f[headline], results[key][headline])),
+      ...(scenario.deflate ? [`${Math.round(f.compressed)}%`, f.wireRatio.toFixed(2)] : []),
       f.serverCpu === null ? 'n/a' : `${Math.round(f.serverCpu)}%`,
       f.serverCpuPerMsg === null ? 'n/a' : duration(f.serverCpuPerMsg),
       `${Math.round(f.generatorCpu)}%`,
