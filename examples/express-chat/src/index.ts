@@ -1,0 +1,12 @@
+/**
+ * The Express chat example: {@link createChatApp} builds the application.
+ *
+ * @module
+ */
+export {
+  createChatApp,
+  loginPagePath,
+  SESSION_COOKIE,
+  type ChatApp,
+  type ChatAppOptions,
+} from './app.js';
