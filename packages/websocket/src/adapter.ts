@@ -43,11 +43,9 @@
 import { EventEmitter } from 'node:events';
 import {
   createServer,
-  request as httpRequest,
   ServerResponse,
   STATUS_CODES,
   type IncomingMessage,
-  type OutgoingHttpHeaders,
   type Server as HttpServer,
 } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
@@ -60,14 +58,9 @@ import {
   CloseNormalClosure,
   DEFAULT_HANDSHAKE_TIMEOUT,
 } from './constants.js';
-import { Conn } from './conn.js';
-import { HandshakeError, isCloseError, TimeoutError } from './errors.js';
-import {
-  computeAcceptKey,
-  generateChallengeKey,
-  headerValue,
-  tokenListContainsValue,
-} from './handshake.js';
+import { Dialer, type DialerOptions, type RequestHeaders } from './client.js';
+import type { Conn } from './conn.js';
+import { HandshakeError, isCloseError } from './errors.js';
 import {
   checkSameOrigin,
   Upgrader,
@@ -930,9 +923,11 @@ export function memorySocketPair(): [MemorySocket, MemorySocket] {
 /** Options of {@link inject}. */
 export interface InjectOptions {
   /** Request headers (cookies, authorization, origin...). */
-  headers?: OutgoingHttpHeaders;
+  headers?: RequestHeaders;
   /** Subprotocols to offer, in order of preference. */
   subprotocols?: string[];
+  /** Whether to offer permessage-deflate, as the Dialer's `enableCompression`. Default off. */
+  enableCompression?: DialerOptions['enableCompression'];
   /** How long (ms) the handshake may take. Default 10,000. */
   handshakeTimeout?: number;
   /** The client connection's read limit, in bytes. Default 64 MiB. */
@@ -950,21 +945,19 @@ export function registerInjectTarget(target: object, server: () => UpgradeServer
   injectTargets.set(target, server);
 }
 
-/** The largest refusal body {@link inject} keeps. */
-const MAX_BODY = 64 * 1024;
-
 /**
  * Opens a client {@link Conn} to `path` on an application or server without a listening port:
  * the upgrade request travels over an in-memory socket pair into the real server, through the
  * real upgrade layer and the application's whole middleware stack, exactly as a request from the
- * network would.
+ * network would. The client side is a {@link Dialer} whose `netDial` hands it the pair's other
+ * end, so the server's answer is checked as strictly as any.
  *
  * @param target - an application an adapter serves (Express app, Fastify instance, Koa app), or an
  *   `http.Server` (listening or not) with a layer attached.
  * @param path - the request target, with its query string.
  * @returns the client side of the connection (it masks its frames).
  * @throws {HandshakeError} when the server refused: `status` and `response` (status, headers,
- *   body) carry its answer; also when its 101 answer is invalid (`status` 101).
+ *   body) carry its answer; also when its 101 answer is invalid.
  * @throws {TimeoutError} when no answer came within `handshakeTimeout`.
  * @throws {TypeError} when `target` is neither a server nor an application an adapter serves.
  *
@@ -972,94 +965,26 @@ const MAX_BODY = 64 * 1024;
  * const conn = await inject(app, '/rooms/42?user=ann', { headers: { authorization: 'Bearer t' } });
  * await conn.writeMessage(TextMessage, 'hi');
  */
-export function inject(target: object, path: string, options: InjectOptions = {}): Promise<Conn> {
+export async function inject(
+  target: object,
+  path: string,
+  options: InjectOptions = {},
+): Promise<Conn> {
   const server = resolveInjectTarget(target);
-  const [client, serverEnd] = memorySocketPair();
-  serverEnd.on('error', noop);
-  client.on('error', noop);
-  server.emit('connection', serverEnd);
-
-  const key = generateChallengeKey();
-  const offered = options.subprotocols ?? [];
-  const headers: OutgoingHttpHeaders = {
-    host: 'localhost',
-    ...options.headers,
-    connection: 'Upgrade',
-    upgrade: 'websocket',
-    'sec-websocket-key': key,
-    'sec-websocket-version': '13',
-  };
-  if (offered.length > 0) headers['sec-websocket-protocol'] = offered.join(', ');
-  const timeoutMs = options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
-
-  return new Promise<Conn>((resolve, reject) => {
-    let timer: NodeJS.Timeout | undefined;
-    const fail = (err: Error): void => {
-      clearTimeout(timer);
-      client.destroy();
-      reject(err);
-    };
-    const req = httpRequest({
-      method: 'GET',
-      path,
-      headers,
-      createConnection: () => client,
-    });
-    if (timeoutMs > 0) {
-      timer = setTimeout(() => {
-        req.destroy();
-        fail(new TimeoutError('handshake'));
-      }, timeoutMs);
-      timer.unref();
-    }
-    req.on('error', (err) => fail(err));
-    req.on('response', (res: IncomingMessage) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      res.on('data', (chunk: Buffer) => {
-        if (size < MAX_BODY) chunks.push(chunk.subarray(0, MAX_BODY - size));
-        size += chunk.length;
-      });
-      res.on('error', noop);
-      const done = (): void => {
-        const status = res.statusCode ?? 0;
-        fail(
-          new HandshakeError(`bad handshake: ${status} ${res.statusMessage ?? ''}`.trim(), status, {
-            status,
-            statusText: res.statusMessage ?? '',
-            headers: res.headers,
-            body: Buffer.concat(chunks),
-          }),
-        );
-      };
-      res.once('end', done);
-      res.once('close', done);
-    });
-    req.on('upgrade', (res: IncomingMessage, socket: Duplex, head: Buffer) => {
-      const problem = checkAnswer(res, key, offered);
-      if (problem !== null) {
-        fail(
-          new HandshakeError(problem, 101, {
-            status: 101,
-            statusText: res.statusMessage ?? '',
-            headers: res.headers,
-            body: Buffer.alloc(0),
-          }),
-        );
-        return;
-      }
-      clearTimeout(timer);
-      resolve(
-        new Conn(socket, {
-          isServer: false,
-          subprotocol: headerValue(res.headers, 'sec-websocket-protocol') ?? '',
-          readLimit: options.readLimit,
-          head,
-        }),
-      );
-    });
-    req.end();
+  const dialer = new Dialer({
+    subprotocols: options.subprotocols,
+    enableCompression: options.enableCompression,
+    handshakeTimeout: options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT,
+    readLimit: options.readLimit,
+    netDial: () => {
+      const [client, serverEnd] = memorySocketPair();
+      serverEnd.on('error', noop);
+      server.emit('connection', serverEnd);
+      return Promise.resolve(client);
+    },
   });
+  const { conn } = await dialer.dial(new URL(path, 'ws://localhost/'), options.headers);
+  return conn;
 }
 
 function resolveInjectTarget(target: object): UpgradeServer {
@@ -1071,28 +996,6 @@ function resolveInjectTarget(target: object): UpgradeServer {
   throw new TypeError(
     'inject: the target is neither an http.Server nor an application served by a silverback adapter',
   );
-}
-
-// The client's checks of a 101 answer (RFC 6455 section 4.1): returns what is wrong, or null.
-function checkAnswer(res: IncomingMessage, key: string, offered: string[]): string | null {
-  if (!tokenListContainsValue(headerValue(res.headers, 'upgrade'), 'websocket')) {
-    return "bad handshake: 'websocket' token not found in 'Upgrade' header";
-  }
-  if (!tokenListContainsValue(headerValue(res.headers, 'connection'), 'upgrade')) {
-    return "bad handshake: 'upgrade' token not found in 'Connection' header";
-  }
-  if (headerValue(res.headers, 'sec-websocket-accept') !== computeAcceptKey(key)) {
-    return "bad handshake: wrong 'Sec-WebSocket-Accept'";
-  }
-  const protocol = headerValue(res.headers, 'sec-websocket-protocol');
-  if (protocol !== undefined && !offered.includes(protocol)) {
-    return `bad handshake: the server chose subprotocol '${protocol}', which was not offered`;
-  }
-  // No extension was offered, so none may be answered.
-  if ((headerValue(res.headers, 'sec-websocket-extensions') ?? '') !== '') {
-    return 'bad handshake: the server answered an extension that was not offered';
-  }
-  return null;
 }
 
 // -------------------------------------------------------------------------------------------------
