@@ -609,8 +609,27 @@ describe('inject', () => {
     );
   });
 
-  test('refuses a target that is not a server or a served application', () => {
-    expect(() => inject({}, '/')).toThrow(TypeError);
+  test('refuses a target that is not a server or a served application', async () => {
+    await expect(inject({}, '/')).rejects.toThrow(TypeError);
+  });
+
+  test('offers compression when asked, and rejects a plain route with 426', async () => {
+    const { server } = await start({
+      '/deflate': { ws: echo, options: { enableCompression: true } },
+      '/no-content': {
+        http: (_req, res) => {
+          // A plain route's 2xx answer becomes 426 for inject as for any client.
+          res.writeHead(204);
+          res.end();
+        },
+      },
+    });
+    const conn = await inject(server, '/deflate', { enableCompression: true });
+    expect(conn.extensions()).toContain('permessage-deflate');
+    await conn.writeMessage(TextMessage, 'squeeze '.repeat(100));
+    expect((await conn.readMessage()).data.toString()).toBe('squeeze '.repeat(100));
+    await conn.closeGracefully();
+    await expect(inject(server, '/no-content')).rejects.toMatchObject({ status: 426 });
   });
 });
 
