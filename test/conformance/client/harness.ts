@@ -146,9 +146,12 @@ export function binaryPayload(length: number, seed = 2): Buffer {
 
 /** What the client sent, one event per whole message or control frame. */
 export type ClientEvent =
-  | { kind: 'text' | 'binary'; data: Buffer; compressed: boolean }
+  | { kind: 'text' | 'binary'; data: Buffer; compressed: boolean; wireLength?: number }
   | { kind: 'ping' | 'pong'; data: Buffer }
   | { kind: 'close'; code: number | undefined; reason: Buffer };
+
+/** A data message the client sent. */
+export type DataEvent = Extract<ClientEvent, { kind: 'text' | 'binary' }>;
 
 /** A short description of an event for failure messages. */
 export function show(event: ClientEvent | null): string {
@@ -302,8 +305,13 @@ export class Judge {
 
   /** A compressed data frame (RSV1 set) carrying `data`, compressed with the server's context. */
   async compressedFrame(opcode: number, data: Buffer | string): Promise<Buffer> {
+    return serverFrame(opcode, await this.compress(data), { rsv1: true });
+  }
+
+  /** Compresses one message's data with the server's context (the payload of its frames). */
+  async compress(data: Buffer | string): Promise<Buffer> {
     if (this.#deflater === null) throw new Error('compression was not negotiated');
-    return serverFrame(opcode, await this.#deflater.compress(data), { rsv1: true });
+    return this.#deflater.compress(data);
   }
 
   async #nextFrame(): Promise<{ frame: ParsedFrame; header: Buffer } | null> {
@@ -391,11 +399,11 @@ export class Judge {
     this.#partial = null;
     const payload = Buffer.concat(chunks);
     const data = compressed ? await this.#inflater!.decompress(payload) : payload;
-    return { kind, data, compressed };
+    return { kind, data, compressed, wireLength: payload.length };
   }
 
   /** Expects the next event to be this data message. */
-  async expectMessage(kind: 'text' | 'binary', data: Buffer | string): Promise<ClientEvent> {
+  async expectMessage(kind: 'text' | 'binary', data: Buffer | string): Promise<DataEvent> {
     const expected = typeof data === 'string' ? Buffer.from(data) : data;
     const event = await this.next();
     if (event === null || event.kind !== kind) {
