@@ -35,7 +35,23 @@
  * in-memory socket pair ({@link memorySocketPair}).
  *
  * A websocket route that receives a plain request (no upgrade) answers it with
- * {@link respondUpgradeRequired}.
+ * {@link respondUpgradeRequired}, or, to let a later plain route on the same path answer first,
+ * lets it through with {@link replaceWithUpgradeRequired} turning the framework's final 404 into
+ * 426.
+ *
+ * ## Per framework
+ *
+ * - Express (`@silverback/express`): `dispatch` calls the app, `app(req, res)`, whose final
+ *   handler answers 404 and 500; `app.ws` registers a GET route whose last handler accepts.
+ * - Fastify: `dispatch` is `fastify.routing(req, res)`, so `onRequest`, `preParsing`,
+ *   `preValidation` and `preHandler` hooks and schema validation run before the route; the
+ *   route's handler calls `reply.hijack()` and accepts with the `FastifyRequest`. A `preClose`
+ *   hook calls {@link UpgradeLayer.close}; `injectWS` is {@link inject} on the instance.
+ * - Koa: `dispatch` is `app.callback()`; `ctx.ws()` accepts with `ctx` and sets
+ *   `ctx.respond = false`, and Koa's own 404 and 500 reach the client when no middleware accepts.
+ *
+ * Each adapter registers its application object with {@link registerInjectTarget}, so
+ * `inject(app, path)` needs no server from the test.
  *
  * @module
  */
@@ -374,8 +390,14 @@ export class UpgradeLayer<TRequest> {
    */
   memoryServer(): HttpServer {
     if (this.#memoryServer === null) {
+      // Only upgrade requests are injected; a plain one still gets the framework's answer.
       this.#memoryServer = createServer((req, res) => {
-        void this.#dispatch(req, res);
+        Promise.resolve()
+          .then(() => this.#dispatch(req, res))
+          .catch((err: unknown) => {
+            this.report(err, { phase: 'dispatch', req });
+            if (!res.headersSent) res.writeHead(500).end();
+          });
       });
       this.attach(this.#memoryServer);
     }
