@@ -226,6 +226,51 @@ describe('against our server', () => {
     await expect(serverConn.readMessage()).rejects.toMatchObject({ code: CloseMessageTooBig });
   });
 
+  test('the write buffer pool and buffer sizes reach the connection', async () => {
+    server = await startServer(echo);
+    let gets = 0;
+    let puts = 0;
+    const free: Buffer[] = [];
+    const pool = {
+      get: () => {
+        gets++;
+        return free.pop();
+      },
+      put: (buffer: Buffer) => {
+        puts++;
+        free.push(buffer);
+      },
+    };
+    const dialer = new Dialer({
+      writeBufferPool: pool,
+      writeBufferSize: 512,
+      readBufferSize: 1024,
+    });
+    const { conn } = await open(dialer, server.url);
+    for (let i = 0; i < 5; i++) {
+      await conn.writeMessage(TextMessage, `message ${i}`);
+      expect((await conn.readMessage()).data.toString()).toBe(`message ${i}`);
+    }
+    expect(gets).toBeGreaterThan(0);
+    expect(puts).toBeGreaterThan(0);
+    expect(free.every((buffer) => buffer.length === 512)).toBe(true);
+  });
+
+  test('one dialer dials many connections at once', async () => {
+    server = await startServer(echo);
+    const dialer = new Dialer();
+    const results = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => open(dialer, `${server!.url}/${i}`)),
+    );
+    const echoes = await Promise.all(
+      results.map(async ({ conn }, i) => {
+        await conn.writeMessage(TextMessage, `conn ${i}`);
+        return (await conn.readMessage()).data.toString();
+      }),
+    );
+    expect(echoes).toEqual(Array.from({ length: 50 }, (_, i) => `conn ${i}`));
+  });
+
   test('dial() uses the default dialer', async () => {
     server = await startServer(echo);
     const { conn } = await dial(server.url);
