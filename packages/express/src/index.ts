@@ -17,9 +17,10 @@
  *   answers it.
  *
  * The handler receives the {@link Conn} and Express's `req`. When it throws or rejects, the
- * connection is closed with 1011 and the error reported (`onError`, by default Express's way:
- * `console.error` unless the app's env is `'test'`). Closing the server (`server.close()`) closes
- * its websockets with 1001 Going Away.
+ * connection is closed with 1011 and the error goes to `onError` or, by default, to the app's
+ * error-handling middleware and Express's final handler, as an HTTP route's error would (what
+ * they write goes nowhere after the upgrade). Closing the server (`server.close()`) closes its
+ * websockets with 1001 Going Away.
  *
  * @example
  * import express from 'express';
@@ -175,7 +176,7 @@ export function websocket(
       // The app's own pipeline, with Express's final handler for 404 and errors.
       (app as unknown as (req: IncomingMessage, res: ServerResponse) => void)(req, res);
     },
-    { onError: (err, context) => logError(app, err, context), ...layerOptions },
+    { onError: (err, context) => reportError(app, err, context), ...layerOptions },
   );
 
   const listen = app.listen.bind(app) as (...args: unknown[]) => UpgradeServer;
@@ -221,7 +222,14 @@ export function inject(
   return injectUpgrade(target, path, options);
 }
 
-function logError(app: Application, err: unknown, context: UpgradeErrorContext<Request>): void {
+// A handler's error goes where the app's HTTP errors go: its error-handling middleware, then
+// Express's final handler, which logs it (what they write goes nowhere after the upgrade).
+function reportError(app: Application, err: unknown, context: UpgradeErrorContext<Request>): void {
+  const next = context.request?.next;
+  if (context.phase === 'handler' && next !== undefined) {
+    next(err);
+    return;
+  }
   // As Express's final handler does: quiet under test.
   if (app.get('env') === 'test') return;
   console.error(

@@ -387,6 +387,32 @@ describe('handlers, shutdown and tracking', () => {
     expect(errors).toEqual([new Error('handler bug')]);
   });
 
+  test("by default a handler's error reaches the app's error middleware, which cannot answer", async () => {
+    const app = express();
+    const handle = websocket(app);
+    cleanups.push(() => handle.close({ drainMs: 100 }));
+    const seen: string[] = [];
+    app.ws('/fail/:id', async (conn) => {
+      await conn.readMessage();
+      throw new Error('handler bug');
+    });
+    app.use((err: Error, req: Request, res: Response, _next: NextFunction) => {
+      seen.push(`${err.message} on ${req.originalUrl}`);
+      res.status(500).send('too late for HTTP');
+    });
+    const server = app.listen(0, '127.0.0.1');
+    cleanupServer(server);
+    await once(server, 'listening');
+    const ws = await open((server.address() as { port: number }).port, '/fail/7');
+    const frames: Buffer[] = [];
+    ws.on('message', (data: Buffer) => frames.push(data));
+    const closed = closeOf(ws);
+    ws.send('go');
+    expect((await closed).code).toBe(1011);
+    expect(seen).toEqual(['handler bug on /fail/7']);
+    expect(frames).toEqual([]); // the error page never reached the socket
+  });
+
   test('server.close() sends 1001 to every open websocket', async () => {
     const { server, port, handle } = await startApp((app) => app.ws('/echo', echo));
     const a = await open(port, '/echo');
