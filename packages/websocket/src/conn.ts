@@ -260,8 +260,9 @@ export class Conn implements AsyncIterable<Message> {
     });
     socket.on('close', () => this.#onSocketClose());
     if (options.head !== undefined && options.head.length > 0) this.#reader.write(options.head);
-    // Adding a 'data' listener does not restart a stream that was paused explicitly.
-    if (socket.isPaused()) socket.resume();
+    // Adding a 'data' listener does not restart a stream that was paused explicitly; one this
+    // connection paused itself (the head alone filled the read buffer) stays paused.
+    if (socket.isPaused() && !this.#socketPaused) socket.resume();
     if (socket.destroyed) this.#onSocketClose();
   }
 
