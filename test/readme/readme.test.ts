@@ -74,7 +74,7 @@ beforeAll(() => {
 interface Running {
   /** Resolves with the port its first server listens on. */
   port: Promise<number>;
-  /** Resolves with its exit code and everything it printed. */
+  /** Resolves with its exit code and everything it printed, once its output has closed. */
   exited: Promise<{ code: number | null; stdout: string; stderr: string }>;
   kill(): void;
 }
@@ -98,9 +98,9 @@ function run(file: string, env: Record<string, string> = {}): Running {
   );
   let stdout = '';
   let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const exited = once(child, 'exit').then(([code]) => ({
+  child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = once(child, 'close').then(([code]) => ({
     code: code as number | null,
     stdout,
     stderr,
