@@ -5,7 +5,7 @@
  */
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import WebSocket from 'ws';
 import {
@@ -29,7 +29,7 @@ import {
   type WebSocketRouteOptions,
 } from '@silverback/websocket/adapter';
 import { parseFrame } from '../../../test/helpers/frames';
-import { rawUpgradeAnswer, upgradeRequest } from '../../../test/helpers/upgrade-request';
+import { rawUpgradeAnswer, TEST_KEY, upgradeRequest } from '../../../test/helpers/upgrade-request';
 
 // A stand-in for a framework's request object: what checkOrigin and handlers receive.
 interface MiniRequest {
@@ -98,8 +98,11 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
+const serverSockets = new WeakMap<Server, Set<Socket>>();
+
 async function listen(server: Server): Promise<number> {
   const sockets = new Set<Socket>();
+  serverSockets.set(server, sockets);
   server.on('connection', (socket: Socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
@@ -265,6 +268,41 @@ describe('upgrade dispatch', () => {
     );
     const answer = await rawUpgradeAnswer(port, '/stuck');
     expect(answer.status).toBe(503);
+  });
+
+  test('a client that leaves while the pipeline runs is no upgrade and no crash', async () => {
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let entered: () => void = () => {};
+    const inPipeline = new Promise<void>((resolve) => (entered = resolve));
+    let outcome: (value: unknown) => void = () => {};
+    const accepted = new Promise<unknown>((resolve) => (outcome = resolve));
+    const layer = new UpgradeLayer<IncomingMessage>(async (raw) => {
+      entered();
+      await gate; // a slow auth lookup
+      await pendingUpgrade<IncomingMessage>(raw)!.accept(raw).then(outcome, outcome);
+    });
+    const server = createServer();
+    layer.attach(server);
+    const port = await listen(server);
+    cleanups.push(() => layer.close());
+    const client = connect(port, '127.0.0.1');
+    client.on('error', () => {});
+    await once(client, 'connect');
+    client.write(
+      `GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n` +
+        `Sec-WebSocket-Key: ${TEST_KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+    );
+    await inPipeline;
+    // A reset, not a FIN: the server's socket errors (ECONNRESET) while no Conn owns it yet.
+    const [serverSocket] = serverSockets.get(server)!;
+    const serverClosed = new Promise((resolve) => serverSocket!.once('close', resolve));
+    client.resetAndDestroy();
+    await serverClosed;
+    release();
+    const err = await accepted;
+    expect(err).toBeInstanceOf(HandshakeError);
+    expect(layer.connections()).toEqual([]);
   });
 
   test('headers the pipeline set (a session cookie) go out with the 101', async () => {
