@@ -263,6 +263,13 @@ export function acceptServerResponse(
   if (options.serverNoContextTakeover && !params.serverNoContextTakeover) {
     return 'server_no_context_takeover offered but not answered';
   }
+  // Section 7.1.2.2: the server may only shrink the client's window below what the client offered.
+  if (
+    params.clientMaxWindowBits !== undefined &&
+    params.clientMaxWindowBits > (options.clientMaxWindowBits ?? 15)
+  ) {
+    return 'client_max_window_bits answered larger than offered';
+  }
   const clientBits = params.clientMaxWindowBits ?? options.clientMaxWindowBits ?? 15;
   return {
     serverNoContextTakeover: params.serverNoContextTakeover,

@@ -199,6 +199,7 @@ describe('acceptServerResponse (the client checks the answer)', () => {
     ['permessage-deflate', { serverNoContextTakeover: true }],
     ['permessage-deflate; server_max_window_bits=20', {}],
     ['permessage-deflate;', {}],
+    ['permessage-deflate; client_max_window_bits=12', { clientMaxWindowBits: 10 }],
   ] as [string, CompressionOptions][])('fails the handshake on "%s" for %j', (header, options) => {
     expect(typeof acceptServerResponse(header, options)).toBe('string');
   });
