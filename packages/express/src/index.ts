@@ -86,6 +86,12 @@ export type ExpressRouteOptions = WebSocketRouteOptions<Request>;
 /** Options of {@link websocket}. */
 export interface ExpressWebSocketOptions extends UpgradeLayerOptions<Request> {
   /**
+   * Receives the errors of handlers that throw or reject after the upgrade (their connections
+   * are closed with 1011). Default: the app's error-handling middleware, then Express's final
+   * handler, which logs them unless the app's env is `'test'`.
+   */
+  onError?: (err: unknown, context: UpgradeErrorContext<Request>) => void;
+  /**
    * A server (or servers) to serve, besides those `app.listen()` creates: for a server created
    * with `http.createServer(app)` or `https.createServer(options, app)`.
    */
