@@ -490,7 +490,7 @@ export class PerMessageDeflate {
     }
     let out = pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces, length);
     if (fin) {
-      out = stripTrailer(out);
+      out = finalPiece(out);
       if (this.ownNoContextTakeover) deflate.reset();
     }
     return out;
@@ -538,7 +538,7 @@ export class PerMessageDeflate {
               ? chunks[0]!
               : Buffer.concat(chunks, length);
         if (fin) {
-          out = stripTrailer(out);
+          out = finalPiece(out);
           if (this.ownNoContextTakeover) deflate.reset();
         }
         callback(null, out);
@@ -745,6 +745,14 @@ export class Decompressor {
 }
 
 function ignore(): void {}
+
+// A message's last piece, without the sync flush's trailer (RFC 7692 section 7.2.1). A piece
+// that compressed to nothing (the pieces before it flushed everything, and zlib ignores a second
+// flush) still ends the message with the start of an empty stored block, which the trailer the
+// peer appends completes; sent empty, the peer would read that trailer as a broken block.
+function finalPiece(out: Buffer): Buffer {
+  return out.length === 0 ? Buffer.from([0x00]) : stripTrailer(out);
+}
 
 function stripTrailer(out: Buffer): Buffer {
   const n = out.length;
