@@ -46,8 +46,11 @@ const report = {
 out(`# silverback echo benchmark, ${report.date.slice(0, 10)}`);
 out();
 out(`Command: \`${report.command}\``);
-out(`Node ${report.node}, ws ${report.ws}, ${report.cpu}; ${options.reps} repetition(s) of `);
-out(`${options.durationMs / 1000} s after ${options.warmupMs / 1000} s of warm-up each; medians.`);
+out(`Node ${report.node}, ws ${report.ws}, ${report.cpu}.`);
+out(
+  `${options.reps} repetition(s) of ${options.durationMs / 1000} s, each after ` +
+    `${options.warmupMs / 1000} s of warm-up; medians.`,
+);
 
 for (const scenarioKey of options.scenarios) {
   const scenario = { ...SCENARIOS[scenarioKey], ...options.overrides };
