@@ -1,0 +1,151 @@
+/**
+ * gorilla's chat example served by Fastify: the plain chat example's hub and page, behind a
+ * session that an auth hook checks for the page and the socket alike.
+ *
+ * - `GET /login` shows a form; `POST /login` starts a session (a random token in an HttpOnly
+ *   cookie) and redirects to the chat.
+ * - `GET /` serves the chat page to a signed-in user and redirects anyone else to `/login`.
+ * - `/ws` is the socket, declared in an encapsulated plugin whose `onRequest` hook refuses
+ *   requests without a session with 401. The hook runs before the upgrade, so a browser without a
+ *   session gets that 401 and never a socket; with a session the connection joins the hub.
+ *
+ * @module
+ */
+
+import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import Fastify, {
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  type FastifyServerOptions,
+} from 'fastify';
+import { Hub, chatPagePath, type HubOptions } from '@silverback/example-chat';
+import websocket from '@silverback/fastify';
+
+/** The sign-in page. */
+export const loginPagePath = join(__dirname, '..', 'public', 'login.html');
+
+/** The session cookie's name. */
+export const SESSION_COOKIE = 'chat_session';
+
+/** Options of {@link buildChatApp}. */
+export interface ChatAppOptions {
+  /** The hub to serve, or options for a new one (short deadlines in tests, say). */
+  hub?: Hub | HubOptions;
+  /** Fastify's logger option; default: off. */
+  logger?: FastifyServerOptions['logger'];
+}
+
+/** The chat application and what it runs. */
+export interface ChatApp {
+  /** The Fastify application: `app.listen()` serves it, `app.close()` stops it. */
+  app: FastifyInstance;
+  /** The hub every connection joins. */
+  hub: Hub;
+  /** Signed-in users by session token. */
+  sessions: Map<string, string>;
+}
+
+const NAME = /^[\p{L}\p{N} ._-]{1,32}$/u;
+
+/**
+ * Builds the chat application, ready to listen. Closing it (`app.close()`) closes every chat
+ * socket with 1001 Going Away and waits for the hub's clients to finish.
+ */
+export async function buildChatApp(options: ChatAppOptions = {}): Promise<ChatApp> {
+  const hub = options.hub instanceof Hub ? options.hub : new Hub(options.hub);
+  const sessions = new Map<string, string>();
+  const [chatPage, loginPage] = await Promise.all([
+    readFile(chatPagePath),
+    readFile(loginPagePath),
+  ]);
+
+  const app = Fastify({ logger: options.logger ?? false });
+  // gorilla's chat buffer sizes, compression for the browsers that offer it, and the default
+  // same-origin check: another site's page cannot open the socket with the user's cookie.
+  await app.register(websocket, {
+    readBufferSize: 1024,
+    writeBufferSize: 1024,
+    enableCompression: true,
+  });
+  app.addContentTypeParser(
+    'application/x-www-form-urlencoded',
+    { parseAs: 'string' },
+    (_request, body, done) => done(null, Object.fromEntries(new URLSearchParams(body as string))),
+  );
+
+  // Who is asking: the user of the session cookie, for every request, upgrades included.
+  app.decorateRequest('user', null);
+  app.addHook('onRequest', (request, _reply, done) => {
+    const token = cookie(request, SESSION_COOKIE);
+    request.setDecorator('user', token === undefined ? null : (sessions.get(token) ?? null));
+    done();
+  });
+
+  app.get('/login', (_request, reply) => reply.type('text/html; charset=utf-8').send(loginPage));
+  app.post<{ Body: { name?: string } }>('/login', (request, reply) => {
+    const name = (request.body?.name ?? '').trim();
+    if (!NAME.test(name)) {
+      return reply.code(400).send('A name is 1 to 32 letters, digits, spaces, . _ or -\n');
+    }
+    const token = randomBytes(18).toString('base64url');
+    sessions.set(token, name);
+    void reply.header(
+      'set-cookie',
+      `${SESSION_COOKIE}=${token}; Path=/; HttpOnly; SameSite=Strict`,
+    );
+    return reply.redirect('/', 303);
+  });
+
+  app.get('/', (request, reply) => {
+    if (userOf(request) === null) return reply.redirect('/login', 303);
+    return reply.type('text/html; charset=utf-8').send(chatPage);
+  });
+
+  // The socket lives in its own encapsulated scope, whose auth hook answers 401 without a session.
+  await app.register((scope, _options, done) => {
+    scope.addHook('onRequest', requireUser);
+    scope.get('/ws', { websocket: true }, (conn, request) => {
+      const user = userOf(request)!;
+      const served = hub.serve(conn);
+      request.log.info({ user, online: hub.clients.size }, 'joined');
+      hub.broadcast(`${user} joined`);
+      void served.then(() => {
+        request.log.info({ user, online: hub.clients.size }, 'left');
+        hub.broadcast(`${user} left`);
+      });
+    });
+    done();
+  });
+
+  // The plugin's preClose hook has closed the sockets with 1001; let the hub's clients finish.
+  app.addHook('onClose', async () => {
+    await hub.close();
+  });
+
+  return { app, hub, sessions };
+}
+
+function requireUser(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  done: (err?: Error) => void,
+): void {
+  if (userOf(request) === null) void reply.code(401).send('Sign in first\n');
+  else done();
+}
+
+function userOf(request: FastifyRequest): string | null {
+  return request.getDecorator<string | null>('user');
+}
+
+// The value of one cookie in the request's Cookie header (RFC 6265 section 5.4).
+function cookie(request: FastifyRequest, name: string): string | undefined {
+  for (const pair of (request.headers.cookie ?? '').split(';')) {
+    const eq = pair.indexOf('=');
+    if (eq > 0 && pair.slice(0, eq).trim() === name) return pair.slice(eq + 1).trim();
+  }
+  return undefined;
+}

@@ -1,0 +1,12 @@
+/**
+ * The Fastify chat example: {@link buildChatApp} builds the application.
+ *
+ * @module
+ */
+export {
+  buildChatApp,
+  loginPagePath,
+  SESSION_COOKIE,
+  type ChatApp,
+  type ChatAppOptions,
+} from './app.js';
