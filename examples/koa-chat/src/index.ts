@@ -1,0 +1,13 @@
+/**
+ * The Koa chat example: {@link createChatApp} builds the application.
+ *
+ * @module
+ */
+export {
+  createChatApp,
+  loginPagePath,
+  USER_COOKIE,
+  type ChatApp,
+  type ChatAppOptions,
+  type ChatState,
+} from './app.js';
