@@ -101,6 +101,10 @@ class Incoming {
   done = false;
   reader: MessageReader | null = null;
   discarded = false;
+  // A large single-frame message a read already waits for is copied into its final buffer as it
+  // arrives, while each piece is still in cache, instead of joined at the end.
+  assembly: Buffer | null = null;
+  assembled = 0;
 
   constructor(type: DataMessageType) {
     this.type = type;
@@ -127,6 +131,8 @@ const MAX_QUEUED_MESSAGES = 1024;
 // A message held as more than this many pieces has its small pieces merged.
 const COMPACT_AT = 1024;
 const SMALL_PIECE = 16 * 1024;
+// Single-frame messages from this size up are assembled as they arrive (see Incoming.assembly).
+const ASSEMBLE_MIN = 64 * 1024;
 
 function toMillis(deadline: Date | number): number {
   return typeof deadline === 'number' ? deadline : deadline.getTime();
@@ -733,8 +739,8 @@ export class Conn implements AsyncIterable<Message> {
 
   #frameHandler(): FrameHandler {
     return {
-      onDataFrame: (opcode, _fin, compressed, length) =>
-        this.#onDataFrame(opcode, compressed, length),
+      onDataFrame: (opcode, fin, compressed, length) =>
+        this.#onDataFrame(opcode, fin, compressed, length),
       onPayload: (piece) => this.#onPayload(piece),
       onDataFrameEnd: (fin) => {
         if (fin) this.#onFinalFrameEnd();
@@ -744,7 +750,7 @@ export class Conn implements AsyncIterable<Message> {
     };
   }
 
-  #onDataFrame(opcode: number, compressed: boolean, length: number): void {
+  #onDataFrame(opcode: number, fin: boolean, compressed: boolean, length: number): void {
     let message = this.#current;
     if (this.#readError !== null) return;
     if (opcode !== OPCODE_CONTINUATION) {
@@ -758,7 +764,20 @@ export class Conn implements AsyncIterable<Message> {
         message.discarded = true;
       } else {
         this.#queue.push(message);
-        if (this.#waiters.length > 0) this.#serveWaiters();
+        if (this.#waiters.length > 0) {
+          const waiter = this.#waiters[0]!;
+          if (
+            fin &&
+            !compressed &&
+            !waiter.stream &&
+            this.#queue.length === 1 &&
+            length >= ASSEMBLE_MIN &&
+            length <= this.#currentLimit
+          ) {
+            message.assembly = Buffer.allocUnsafe(length);
+          }
+          this.#serveWaiters();
+        }
       }
     } else if (++this.#fragments > MAX_MESSAGE_FRAGMENTS) {
       this.#fail(
@@ -829,6 +848,11 @@ export class Conn implements AsyncIterable<Message> {
         this.#readerFull = true;
         this.#pauseSocket();
       }
+      return true;
+    }
+    if (message.assembly !== null) {
+      piece.copy(message.assembly, message.assembled);
+      message.assembled += piece.length;
       return true;
     }
     const chunks = message.chunks;
@@ -1394,6 +1418,7 @@ function destroyWriter(writer: MessageWriter | null, err: Error): void {
 }
 
 function joinChunks(message: Incoming): Buffer {
+  if (message.assembly !== null) return message.assembly;
   const chunks = message.chunks;
   if (chunks.length === 1) return chunks[0]!;
   if (chunks.length === 0) return EMPTY;
