@@ -62,7 +62,10 @@ export async function buildChatApp(options: ChatAppOptions = {}): Promise<ChatAp
     readFile(loginPagePath),
   ]);
 
-  const app = Fastify({ logger: options.logger ?? false });
+  // On close, after the plugin has closed the sockets with 1001, drop every HTTP connection still
+  // open: a browser keeps spare connections that have sent no request, which Fastify would
+  // otherwise wait for until their header timeout.
+  const app = Fastify({ logger: options.logger ?? false, forceCloseConnections: true });
   // gorilla's chat buffer sizes, compression for the browsers that offer it, and the default
   // same-origin check: another site's page cannot open the socket with the user's cookie.
   await app.register(websocket, {
