@@ -62,6 +62,11 @@ const MALFORMED: [string, Buffer[], number][] = [
   ['invalid UTF-8 in a close reason', [close(1000, Buffer.from([0xff]))], 1007],
   ['invalid UTF-8 in a text message', [text(Buffer.from([0xc0, 0xaf]))], 1007],
   ['a frame beyond the read limit', [Buffer.from('82ff0000000004000001373a213d', 'hex')], 1009],
+  [
+    'a 64-bit length past 2^53 (valid, but too big for any limit)',
+    [Buffer.from('82ff1000000000000000373a213d', 'hex')],
+    1009,
+  ],
 ];
 
 describe('no malformed input leaves the socket open', () => {

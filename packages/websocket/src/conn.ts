@@ -789,11 +789,12 @@ export class Conn implements AsyncIterable<Message> {
       );
       return;
     }
-    // A compressed message is measured as it is inflated.
+    // A compressed message is measured as it is inflated; a frame past 2^53 bytes is too big for
+    // any limit.
     if (
       message !== null &&
-      this.#decompressor === null &&
-      message.size + length > this.#currentLimit
+      (!Number.isSafeInteger(length) ||
+        (this.#decompressor === null && message.size + length > this.#currentLimit))
     ) {
       this.#fail(new ReadLimitError(this.#currentLimit));
     }
