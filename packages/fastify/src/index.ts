@@ -46,7 +46,11 @@
 import type { FastifyInstance, FastifyPluginCallback, FastifyRequest, RouteOptions } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Conn } from '@silverback/websocket';
-import { inject, UpgradeLayer, type UpgradeErrorContext } from '@silverback/websocket/adapter';
+import {
+  inject as injectUpgrade,
+  UpgradeLayer,
+  type UpgradeErrorContext,
+} from '@silverback/websocket/adapter';
 import { checkUpgraderOptions, websocketRoute } from './route.js';
 import type {
   FastifyWebSocket,
@@ -104,7 +108,7 @@ const silverbackWebSocket: FastifyPluginCallback<FastifyWebSocketOptions> =
       async function injectWS(path = '/', injectOptions?: InjectWSOptions): Promise<Conn> {
         await fastify.ready();
         if (layer.closed) throw new Error('silverback: injectWS after fastify.close()');
-        return inject(layer.memoryServer(), path, injectOptions);
+        return injectUpgrade(layer.memoryServer(), path, injectOptions);
       },
     );
     fastify.addHook('onRoute', (routeOptions: RouteOptions) => websocketRoute(routeOptions, layer));
@@ -127,6 +131,22 @@ export const websocket = fp(silverbackWebSocket, {
 });
 
 export default websocket;
+
+/**
+ * Opens a client `Conn` to a websocket route of `app` without a listening port, after the real
+ * hooks ran: the shared adapters' `inject`, the same as `app.injectWS(path, options)`.
+ *
+ * @param app - a Fastify instance with the plugin registered.
+ * @param path - the path with its query string.
+ * @throws {HandshakeError} when a hook or route refused the upgrade: `status` and `response`
+ *   (status, headers, body) carry its answer.
+ *
+ * @example
+ * const conn = await inject(app, '/chat', { headers: { authorization: 'Bearer t' } });
+ */
+export function inject(app: FastifyInstance, path = '/', options?: InjectWSOptions): Promise<Conn> {
+  return app.injectWS(path, options);
+}
 
 // Fastify's register() passes its own keys (prefix, logLevel) along with the plugin's options.
 function pluginOptions(options: FastifyWebSocketOptions): FastifyWebSocketOptions {
