@@ -5,13 +5,11 @@
  * @module
  */
 
-import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
 import { join } from 'node:path';
-import type { Duplex } from 'node:stream';
 import { Upgrader, type UpgraderOptions } from '@silverback/websocket';
+import { createPageServer, listen } from '@silverback/example-shared';
 import { Hub, type HubOptions } from './hub.js';
 
 /**
@@ -70,27 +68,16 @@ export async function startChat(options: ChatOptions = {}): Promise<ChatServer> 
     ...options.upgrader,
   });
 
-  const server = createServer((req, res) => {
-    if (pathOf(req) !== '/') {
-      res.writeHead(404, { 'Content-Type': 'text/plain' }).end('Not found\n');
-    } else if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405, { 'Content-Type': 'text/plain', Allow: 'GET, HEAD' });
-      res.end('Method not allowed\n');
-    } else {
-      res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' }).end(page);
-    }
-  });
-
-  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    if (pathOf(req) !== '/ws') {
-      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-      return;
-    }
-    upgrader.upgrade(req, socket, head).then(
-      (conn) => void hub.serve(conn),
-      // The upgrader has answered the HTTP error itself.
-      (err: Error) => log(`upgrade: ${err.message}`),
-    );
+  const server = createPageServer({
+    page,
+    socketPath: '/ws',
+    upgrade(req, socket, head) {
+      upgrader.upgrade(req, socket, head).then(
+        (conn) => void hub.serve(conn),
+        // The upgrader has answered the HTTP error itself.
+        (err: Error) => log(`upgrade: ${err.message}`),
+      );
+    },
   });
   const onRegister = (): void => log(`joined (${hub.clients.size} online)`);
   const onUnregister = (_client: unknown, reason: string): void =>
@@ -98,34 +85,14 @@ export async function startChat(options: ChatOptions = {}): Promise<ChatServer> 
   hub.on('register', onRegister);
   hub.on('unregister', onUnregister);
 
-  server.listen(options.port ?? 0, options.host);
-  await once(server, 'listening');
-  const { port, family, address } = server.address() as AddressInfo;
-  const wildcard = address === '::' || address === '0.0.0.0';
-  const host = wildcard ? '127.0.0.1' : family === 'IPv6' ? `[${address}]` : address;
-
-  let stopping: Promise<void> | undefined;
-  return {
+  const { port, url, close } = await listen(
     server,
-    hub,
-    port,
-    url: `http://${host}:${port}/`,
-    close() {
-      stopping ??= (async () => {
-        const closing = new Promise<void>((resolve) => server.close(() => resolve()));
-        server.closeAllConnections();
-        await hub.close();
-        hub.off('register', onRegister);
-        hub.off('unregister', onUnregister);
-        await closing;
-      })();
-      return stopping;
+    { port: options.port, host: options.host, loopbackForWildcard: true },
+    async () => {
+      await hub.close();
+      hub.off('register', onRegister);
+      hub.off('unregister', onUnregister);
     },
-  };
-}
-
-function pathOf(req: IncomingMessage): string {
-  const url = req.url ?? '/';
-  const query = url.indexOf('?');
-  return query < 0 ? url : url.slice(0, query);
+  );
+  return { server, hub, port, url, close };
 }

@@ -6,12 +6,9 @@
  * @module
  */
 
-import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
 import { join } from 'node:path';
-import type { Duplex } from 'node:stream';
 import {
   CloseGoingAway,
   TextMessage,
@@ -19,6 +16,7 @@ import {
   type Conn,
   type UpgraderOptions,
 } from '@silverback/websocket';
+import { createPageServer, listen } from '@silverback/example-shared';
 
 /** Where the echo page lives; `src/` and `dist/` are both one level below it. */
 export const echoPagePath = join(__dirname, '..', 'public', 'index.html');
@@ -61,52 +59,27 @@ export async function startEcho(options: EchoOptions = {}): Promise<EchoServer> 
   const upgrader = new Upgrader({ enableCompression: true, ...options.upgrader });
   const conns = new Set<Conn>();
 
-  const server = createServer((req, res) => {
-    if (pathOf(req) !== '/') {
-      res.writeHead(404, { 'Content-Type': 'text/plain' }).end('Not found\n');
-    } else if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405, { 'Content-Type': 'text/plain', Allow: 'GET, HEAD' });
-      res.end('Method not allowed\n');
-    } else {
-      res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' }).end(page);
-    }
-  });
-
-  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    if (pathOf(req) !== '/echo') {
-      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-      return;
-    }
-    upgrader.upgrade(req, socket, head).then(
-      (conn) => {
-        conns.add(conn);
-        void echo(conn, log).finally(() => conns.delete(conn));
-      },
-      // The upgrader has answered the HTTP error itself.
-      (err: Error) => log(`upgrade: ${err.message}`),
-    );
-  });
-
-  server.listen(options.port ?? 0, options.host ?? '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address() as AddressInfo;
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-
-  let stopping: Promise<void> | undefined;
-  return {
-    server,
-    url: `http://${host}:${address.port}/`,
-    conns,
-    close() {
-      stopping ??= (async () => {
-        const closing = new Promise<void>((resolve) => server.close(() => resolve()));
-        server.closeAllConnections();
-        await Promise.all([...conns].map((conn) => conn.closeGracefully(CloseGoingAway, '', 1000)));
-        await closing;
-      })();
-      return stopping;
+  const server = createPageServer({
+    page,
+    socketPath: '/echo',
+    upgrade(req, socket, head) {
+      upgrader.upgrade(req, socket, head).then(
+        (conn) => {
+          conns.add(conn);
+          void echo(conn, log).finally(() => conns.delete(conn));
+        },
+        // The upgrader has answered the HTTP error itself.
+        (err: Error) => log(`upgrade: ${err.message}`),
+      );
     },
-  };
+  });
+
+  const { url, close } = await listen(
+    server,
+    { port: options.port, host: options.host ?? '127.0.0.1' },
+    () => Promise.all([...conns].map((conn) => conn.closeGracefully(CloseGoingAway, '', 1000))),
+  );
+  return { server, url, conns, close };
 }
 
 /** Echoes every message back with its type until the connection ends, then closes it. */
@@ -122,10 +95,4 @@ async function echo(conn: Conn, log: (line: string) => void): Promise<void> {
   } finally {
     await conn.closeGracefully();
   }
-}
-
-function pathOf(req: IncomingMessage): string {
-  const url = req.url ?? '/';
-  const query = url.indexOf('?');
-  return query < 0 ? url : url.slice(0, query);
 }

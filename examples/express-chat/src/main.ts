@@ -3,25 +3,19 @@
  * it listens.
  */
 import { once } from 'node:events';
+import { envAddress, runExample } from '@silverback/example-shared';
 import { createChatApp } from './app.js';
 
-async function main(): Promise<void> {
+runExample(async () => {
   const chat = createChatApp({ log: (line) => console.log(line) });
-  const port = Number(process.env.PORT ?? 8082);
-  const host = process.env.HOST ?? '127.0.0.1';
+  const { port, host } = envAddress(8082, '127.0.0.1');
   const server = chat.app.listen(port, host);
   await once(server, 'listening');
   console.log(`express chat example: open http://${host}:${port}/ in two browser windows`);
-  const stop = (): void => {
+  return () => {
     // server.close() closes the websockets with 1001 Going Away; the hub lets its clients go.
-    server.close(() => process.exit(0));
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     void chat.close();
+    return closed;
   };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
-}
-
-main().catch((err: unknown) => {
-  console.error(err);
-  process.exit(1);
 });

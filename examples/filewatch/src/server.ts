@@ -5,12 +5,9 @@
  * @module
  */
 
-import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, Server } from 'node:http';
 import { join } from 'node:path';
-import type { Duplex } from 'node:stream';
 import {
   CloseGoingAway,
   PingMessage,
@@ -19,6 +16,7 @@ import {
   type PreparedMessage,
   type UpgraderOptions,
 } from '@silverback/websocket';
+import { createPageServer, listen } from '@silverback/example-shared';
 import { FileWatcher, type Snapshot } from './watcher.js';
 
 /** Time allowed to write the file to the client, in milliseconds. Gorilla: `writeWait`. */
@@ -98,63 +96,37 @@ export async function startFilewatch(options: FilewatchOptions): Promise<Filewat
   const conns = new Set<Conn>();
   const serving = new Set<Promise<void>>();
 
-  const server = createServer((req, res) => {
-    if (pathOf(req) !== '/') {
-      res.writeHead(404, { 'Content-Type': 'text/plain' }).end('Not found\n');
-    } else if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405, { 'Content-Type': 'text/plain', Allow: 'GET, HEAD' });
-      res.end('Method not allowed\n');
-    } else {
-      void watcher.snapshot().then((snapshot) => {
-        res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
-        res.end(renderPage(template, snapshot));
-      });
-    }
-  });
-
-  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    if (pathOf(req) !== '/ws') {
-      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-      return;
-    }
-    const lastMod = parseLastMod(req);
-    upgrader.upgrade(req, socket, head).then(
-      (conn) => {
-        conns.add(conn);
-        const done = serveConn(conn, watcher, lastMod, timing).finally(() => {
-          conns.delete(conn);
-          serving.delete(done);
-        });
-        serving.add(done);
-      },
-      // The upgrader has answered the HTTP error itself.
-      (err: Error) => log(`upgrade: ${err.message}`),
-    );
+  const server = createPageServer({
+    page: () => watcher.snapshot().then((snapshot) => renderPage(template, snapshot)),
+    socketPath: '/ws',
+    upgrade(req, socket, head) {
+      const lastMod = parseLastMod(req);
+      upgrader.upgrade(req, socket, head).then(
+        (conn) => {
+          conns.add(conn);
+          const done = serveConn(conn, watcher, lastMod, timing).finally(() => {
+            conns.delete(conn);
+            serving.delete(done);
+          });
+          serving.add(done);
+        },
+        // The upgrader has answered the HTTP error itself.
+        (err: Error) => log(`upgrade: ${err.message}`),
+      );
+    },
   });
 
   watcher.start();
-  server.listen(options.port ?? 0, options.host ?? '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address() as AddressInfo;
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-
-  let stopping: Promise<void> | undefined;
-  return {
+  const { url, close } = await listen(
     server,
-    url: `http://${host}:${address.port}/`,
-    conns,
-    close() {
-      stopping ??= (async () => {
-        const closing = new Promise<void>((resolve) => server.close(() => resolve()));
-        server.closeAllConnections();
-        await Promise.all([...conns].map((conn) => conn.closeGracefully(CloseGoingAway, '', 1000)));
-        await Promise.all(serving);
-        await watcher.stop();
-        await closing;
-      })();
-      return stopping;
+    { port: options.port, host: options.host ?? '127.0.0.1' },
+    async () => {
+      await Promise.all([...conns].map((conn) => conn.closeGracefully(CloseGoingAway, '', 1000)));
+      await Promise.all(serving);
+      await watcher.stop();
     },
-  };
+  );
+  return { server, url, conns, close };
 }
 
 /**
@@ -216,10 +188,4 @@ function parseLastMod(req: IncomingMessage): bigint {
   const value = new URL(req.url ?? '/', 'http://host').searchParams.get('lastMod');
   if (value === null || !/^\d{1,30}$/.test(value)) return 0n;
   return BigInt(value);
-}
-
-function pathOf(req: IncomingMessage): string {
-  const url = req.url ?? '/';
-  const query = url.indexOf('?');
-  return query < 0 ? url : url.slice(0, query);
 }

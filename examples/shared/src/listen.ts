@@ -1,0 +1,76 @@
+/**
+ * Starting and stopping an example's HTTP server: listen, name the page's address, and a `close()`
+ * that ends the WebSocket connections before the server.
+ *
+ * @module
+ */
+
+import { once } from 'node:events';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/** Options of {@link listen}. */
+export interface ListenOptions {
+  /** The TCP port; `0` (the default) picks a free one. */
+  port?: number;
+  /** The address to listen on; default: every interface. */
+  host?: string;
+  /**
+   * Whether {@link Listening.url} names `127.0.0.1` when the server listens on every interface
+   * (`::` or `0.0.0.0`), an address a browser on this machine can open; otherwise the URL names
+   * the address the server listens on, as it is. Default `false`.
+   */
+  loopbackForWildcard?: boolean;
+}
+
+/** A listening server. */
+export interface Listening {
+  /** The port it listens on (the one picked, when `0` was asked for). */
+  port: number;
+  /** The page's address, `http://<host>:<port>/` (IPv6 addresses in brackets). */
+  url: string;
+  /**
+   * Stops accepting connections, ends the HTTP connections, runs `closeConnections`, and resolves
+   * once that and the server's closing are done. Calling it again returns the same promise.
+   */
+  close(): Promise<void>;
+}
+
+/**
+ * Makes `server` listen and resolves once it does.
+ *
+ * @param closeConnections - closes the example's WebSocket connections (which the HTTP server no
+ *   longer tracks once upgraded) when {@link Listening.close} runs.
+ * @throws the `listen` error (`EADDRINUSE`, say) when the port cannot be bound.
+ */
+export async function listen(
+  server: Server,
+  options: ListenOptions,
+  closeConnections: () => Promise<unknown>,
+): Promise<Listening> {
+  server.listen(options.port ?? 0, options.host);
+  await once(server, 'listening');
+  const { port, family, address } = server.address() as AddressInfo;
+  const wildcard = address === '::' || address === '0.0.0.0';
+  const host =
+    wildcard && options.loopbackForWildcard
+      ? '127.0.0.1'
+      : family === 'IPv6'
+        ? `[${address}]`
+        : address;
+
+  let stopping: Promise<void> | undefined;
+  return {
+    port,
+    url: `http://${host}:${port}/`,
+    close() {
+      stopping ??= (async () => {
+        const closing = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeAllConnections();
+        await closeConnections();
+        await closing;
+      })();
+      return stopping;
+    },
+  };
+}
