@@ -11,14 +11,17 @@
  * @module
  */
 
-import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import express, { type Application, type NextFunction, type Request, type Response } from 'express';
 import { Hub, chatPagePath, type HubOptions } from '@silverback/example-chat';
 import { websocket, type ExpressWebSocket } from '@silverback/express';
-
-/** The login page. */
-export const loginPagePath = join(__dirname, '..', 'public', 'login.html');
+import {
+  NAME_RULE,
+  chatName,
+  cookieValue,
+  joinChat,
+  loginPage,
+  newSessionToken,
+} from '@silverback/example-shared';
 
 /** The session cookie's name. */
 export const SESSION_COOKIE = 'chat_session';
@@ -45,13 +48,12 @@ export interface ChatApp {
   close(): Promise<void>;
 }
 
-const NAME = /^[\p{L}\p{N} ._-]{1,32}$/u;
-
 /** Builds the chat application. */
 export function createChatApp(options: ChatAppOptions = {}): ChatApp {
   const log = options.log ?? (() => {});
   const hub = options.hub instanceof Hub ? options.hub : new Hub(options.hub);
   const sessions = new Map<string, string>();
+  const loginHtml = loginPage({ title: 'Chat: log in' });
   const app = express();
   // gorilla's chat buffer sizes, compression for the browsers that offer it; same-origin check.
   const ws = websocket(app, {
@@ -62,20 +64,19 @@ export function createChatApp(options: ChatAppOptions = {}): ChatApp {
 
   // Who is asking: the user of the session cookie, for every request, upgrades included.
   app.use((req: Request, res: Response, next: NextFunction) => {
-    const token = cookie(req, SESSION_COOKIE);
+    const token = cookieValue(req.get('cookie'), SESSION_COOKIE);
     res.locals.user = token === undefined ? undefined : sessions.get(token);
     next();
   });
 
-  app.get('/login', (_req, res) => res.sendFile(loginPagePath));
+  app.get('/login', (_req, res) => res.type('html').send(loginHtml));
   app.post('/login', express.urlencoded({ extended: false }), (req, res) => {
-    const given = (req.body as { name?: unknown } | undefined)?.name;
-    const name = typeof given === 'string' ? given.trim() : '';
-    if (!NAME.test(name)) {
-      res.status(400).type('text').send('A name is 1 to 32 letters, digits, spaces, . _ or -\n');
+    const name = chatName((req.body as { name?: unknown } | undefined)?.name);
+    if (name === undefined) {
+      res.status(400).type('text').send(NAME_RULE);
       return;
     }
-    const token = randomBytes(18).toString('base64url');
+    const token = newSessionToken();
     sessions.set(token, name);
     res.cookie(SESSION_COOKIE, token, { httpOnly: true, sameSite: 'strict', path: '/' });
     res.redirect(303, '/');
@@ -94,13 +95,7 @@ export function createChatApp(options: ChatAppOptions = {}): ChatApp {
 
   app.ws('/ws', requireUser, (conn, req) => {
     const user = userOf(req.res!)!;
-    const served = hub.serve(conn);
-    log(`${user} joined (${hub.clients.size} online)`);
-    hub.broadcast(`${user} joined`);
-    void served.then(() => {
-      log(`${user} left (${hub.clients.size} online)`);
-      hub.broadcast(`${user} left`);
-    });
+    void joinChat(hub, conn, user, (event, online) => log(`${user} ${event} (${online} online)`));
   });
 
   return {
@@ -117,13 +112,4 @@ export function createChatApp(options: ChatAppOptions = {}): ChatApp {
 
 function userOf(res: Response): string | undefined {
   return res.locals.user as string | undefined;
-}
-
-// The value of one cookie in the request's Cookie header (RFC 6265 section 5.4).
-function cookie(req: Request, name: string): string | undefined {
-  for (const pair of (req.get('cookie') ?? '').split(';')) {
-    const eq = pair.indexOf('=');
-    if (eq > 0 && pair.slice(0, eq).trim() === name) return pair.slice(eq + 1).trim();
-  }
-  return undefined;
 }

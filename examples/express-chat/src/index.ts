@@ -3,10 +3,4 @@
  *
  * @module
  */
-export {
-  createChatApp,
-  loginPagePath,
-  SESSION_COOKIE,
-  type ChatApp,
-  type ChatAppOptions,
-} from './app.js';
+export { createChatApp, SESSION_COOKIE, type ChatApp, type ChatAppOptions } from './app.js';

@@ -12,9 +12,7 @@
  * @module
  */
 
-import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import Fastify, {
   type FastifyInstance,
   type FastifyReply,
@@ -23,9 +21,14 @@ import Fastify, {
 } from 'fastify';
 import { Hub, chatPagePath, type HubOptions } from '@silverback/example-chat';
 import websocket from '@silverback/fastify';
-
-/** The sign-in page. */
-export const loginPagePath = join(__dirname, '..', 'public', 'login.html');
+import {
+  NAME_RULE,
+  chatName,
+  cookieValue,
+  joinChat,
+  loginPage,
+  newSessionToken,
+} from '@silverback/example-shared';
 
 /** The session cookie's name. */
 export const SESSION_COOKIE = 'chat_session';
@@ -48,8 +51,6 @@ export interface ChatApp {
   sessions: Map<string, string>;
 }
 
-const NAME = /^[\p{L}\p{N} ._-]{1,32}$/u;
-
 /**
  * Builds the chat application, ready to listen. Closing it (`app.close()`) closes every chat
  * socket with 1001 Going Away and waits for the hub's clients to finish.
@@ -57,10 +58,8 @@ const NAME = /^[\p{L}\p{N} ._-]{1,32}$/u;
 export async function buildChatApp(options: ChatAppOptions = {}): Promise<ChatApp> {
   const hub = options.hub instanceof Hub ? options.hub : new Hub(options.hub);
   const sessions = new Map<string, string>();
-  const [chatPage, loginPage] = await Promise.all([
-    readFile(chatPagePath),
-    readFile(loginPagePath),
-  ]);
+  const chatPage = await readFile(chatPagePath);
+  const loginHtml = loginPage({ title: 'silverback chat (Fastify): sign in' });
 
   // On close, after the plugin has closed the sockets with 1001, drop every HTTP connection still
   // open: a browser keeps spare connections that have sent no request, which Fastify would
@@ -82,18 +81,16 @@ export async function buildChatApp(options: ChatAppOptions = {}): Promise<ChatAp
   // Who is asking: the user of the session cookie, for every request, upgrades included.
   app.decorateRequest('user', null);
   app.addHook('onRequest', (request, _reply, done) => {
-    const token = cookie(request, SESSION_COOKIE);
+    const token = cookieValue(request.headers.cookie, SESSION_COOKIE);
     request.setDecorator('user', token === undefined ? null : (sessions.get(token) ?? null));
     done();
   });
 
-  app.get('/login', (_request, reply) => reply.type('text/html; charset=utf-8').send(loginPage));
-  app.post<{ Body: { name?: string } }>('/login', (request, reply) => {
-    const name = (request.body?.name ?? '').trim();
-    if (!NAME.test(name)) {
-      return reply.code(400).send('A name is 1 to 32 letters, digits, spaces, . _ or -\n');
-    }
-    const token = randomBytes(18).toString('base64url');
+  app.get('/login', (_request, reply) => reply.type('text/html; charset=utf-8').send(loginHtml));
+  app.post<{ Body: { name?: unknown } }>('/login', (request, reply) => {
+    const name = chatName(request.body?.name);
+    if (name === undefined) return reply.code(400).send(NAME_RULE);
+    const token = newSessionToken();
     sessions.set(token, name);
     void reply.header(
       'set-cookie',
@@ -112,13 +109,7 @@ export async function buildChatApp(options: ChatAppOptions = {}): Promise<ChatAp
     scope.addHook('onRequest', requireUser);
     scope.get('/ws', { websocket: true }, (conn, request) => {
       const user = userOf(request)!;
-      const served = hub.serve(conn);
-      request.log.info({ user, online: hub.clients.size }, 'joined');
-      hub.broadcast(`${user} joined`);
-      void served.then(() => {
-        request.log.info({ user, online: hub.clients.size }, 'left');
-        hub.broadcast(`${user} left`);
-      });
+      void joinChat(hub, conn, user, (event, online) => request.log.info({ user, online }, event));
     });
     done();
   });
@@ -142,13 +133,4 @@ function requireUser(
 
 function userOf(request: FastifyRequest): string | null {
   return request.getDecorator<string | null>('user');
-}
-
-// The value of one cookie in the request's Cookie header (RFC 6265 section 5.4).
-function cookie(request: FastifyRequest, name: string): string | undefined {
-  for (const pair of (request.headers.cookie ?? '').split(';')) {
-    const eq = pair.indexOf('=');
-    if (eq > 0 && pair.slice(0, eq).trim() === name) return pair.slice(eq + 1).trim();
-  }
-  return undefined;
 }

@@ -3,10 +3,4 @@
  *
  * @module
  */
-export {
-  buildChatApp,
-  loginPagePath,
-  SESSION_COOKIE,
-  type ChatApp,
-  type ChatAppOptions,
-} from './app.js';
+export { buildChatApp, SESSION_COOKIE, type ChatApp, type ChatAppOptions } from './app.js';

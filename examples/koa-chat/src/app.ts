@@ -15,14 +15,11 @@
 
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import Koa from 'koa';
 import Router, { type RouterMiddleware } from '@koa/router';
 import { Hub, chatPagePath, type HubOptions } from '@silverback/example-chat';
 import { websocket, websocketRoute, type KoaWebSocket } from '@silverback/koa';
-
-/** The login page. */
-export const loginPagePath = join(__dirname, '..', 'public', 'login.html');
+import { NAME_RULE, chatName, joinChat, loginPage } from '@silverback/example-shared';
 
 /** The name of the cookie that carries the signed-in user's name. */
 export const USER_COOKIE = 'chat_user';
@@ -58,7 +55,6 @@ export interface ChatApp {
   close(): Promise<void>;
 }
 
-const NAME = /^[\p{L}\p{N} ._-]{1,32}$/u;
 const MAX_FORM_BYTES = 1024;
 
 /** Builds the chat application. */
@@ -66,7 +62,8 @@ export function createChatApp(options: ChatAppOptions = {}): ChatApp {
   const log = options.log ?? (() => {});
   const hub = options.hub instanceof Hub ? options.hub : new Hub(options.hub);
   const chatPage = readFileSync(chatPagePath);
-  const loginPage = readFileSync(loginPagePath);
+  // The form keeps the id this example's page always gave it: its tests find the form by it.
+  const loginHtml = loginPage({ title: 'silverback chat on Koa: sign in', formId: 'login' });
 
   const app = new Koa<ChatState>({ keys: options.keys ?? [randomBytes(32).toString('base64')] });
   // Upgrade requests meet the same middleware as page requests. gorilla's chat buffer sizes,
@@ -87,14 +84,14 @@ export function createChatApp(options: ChatAppOptions = {}): ChatApp {
 
   router.get('/login', (ctx) => {
     ctx.type = 'html';
-    ctx.body = loginPage;
+    ctx.body = loginHtml;
   });
 
   router.post('/login', async (ctx) => {
-    const name = (await readForm(ctx)).get('name')?.trim() ?? '';
-    if (!NAME.test(name)) {
+    const name = chatName((await readForm(ctx)).get('name'));
+    if (name === undefined) {
       ctx.status = 400;
-      ctx.body = 'A name is 1 to 32 letters, digits, spaces, . _ or -\n';
+      ctx.body = NAME_RULE;
       return;
     }
     ctx.cookies.set(USER_COOKIE, encodeURIComponent(name), {
@@ -132,13 +129,7 @@ export function createChatApp(options: ChatAppOptions = {}): ChatApp {
     requireUser,
     websocketRoute<ChatState>((conn, ctx) => {
       const user = ctx.state.user!;
-      const served = hub.serve(conn);
-      log(`${user} joined (${hub.clients.size} online)`);
-      hub.broadcast(`${user} joined`);
-      void served.then(() => {
-        log(`${user} left (${hub.clients.size} online)`);
-        hub.broadcast(`${user} left`);
-      });
+      void joinChat(hub, conn, user, (event, online) => log(`${user} ${event} (${online} online)`));
     }),
   );
 

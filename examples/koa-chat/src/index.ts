@@ -5,7 +5,6 @@
  */
 export {
   createChatApp,
-  loginPagePath,
   USER_COOKIE,
   type ChatApp,
   type ChatAppOptions,

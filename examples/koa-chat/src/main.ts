@@ -3,7 +3,7 @@
  * listens.
  */
 import { once } from 'node:events';
-import { envAddress, runExample } from '@silverback/example-shared';
+import { closeServer, envAddress, runExample } from '@silverback/example-shared';
 import { createChatApp } from './app.js';
 
 runExample(async () => {
@@ -13,10 +13,6 @@ runExample(async () => {
   const server = chat.app.listen(port, host);
   await once(server, 'listening');
   console.log(`koa chat example: open http://${host}:${port}/ in two browser windows`);
-  return () => {
-    // server.close() closes the websockets with 1001 Going Away; the hub lets its clients go.
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    void chat.close();
-    return closed;
-  };
+  // server.close() closes the websockets with 1001 Going Away; the hub lets its clients go.
+  return () => Promise.all([closeServer(server), chat.close()]);
 });

@@ -1,10 +1,15 @@
 /**
  * The plumbing the silverback examples share, so that each example's own files hold its
  * WebSocket part: {@link createPageServer} and {@link listen} for the plain examples' HTTP side,
- * {@link runExample} and {@link envAddress} for their `main.ts`.
+ * {@link runExample} and {@link envAddress} for their `main.ts`, and for the framework chats the
+ * sign-in page ({@link loginPage}), the sign-in rules ({@link chatName}, {@link newSessionToken},
+ * {@link cookieValue}) and {@link joinChat}.
  *
  * @module
  */
 export { createPageServer, pathOf, type PageServerOptions } from './page-server.js';
-export { listen, type ListenOptions, type Listening } from './listen.js';
+export { closeServer, listen, type ListenOptions, type Listening } from './listen.js';
 export { envAddress, runExample, type ExampleAddress } from './run-example.js';
+export { loginPage, loginTemplatePath, type LoginPageOptions } from './login-page.js';
+export { NAME_RULE, chatName, cookieValue, newSessionToken } from './sign-in.js';
+export { joinChat, type ChatRoom } from './join-chat.js';

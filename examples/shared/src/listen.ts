@@ -65,7 +65,7 @@ export async function listen(
     url: `http://${host}:${port}/`,
     close() {
       stopping ??= (async () => {
-        const closing = new Promise<void>((resolve) => server.close(() => resolve()));
+        const closing = closeServer(server);
         server.closeAllConnections();
         await closeConnections();
         await closing;
@@ -73,4 +73,12 @@ export async function listen(
       return stopping;
     },
   };
+}
+
+/**
+ * Closes `server` (`server.close()`) and resolves once it has closed: once every connection it
+ * still has has ended. Resolves as well when the server was not listening.
+ */
+export function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => server.close(() => resolve()));
 }

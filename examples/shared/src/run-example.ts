@@ -30,7 +30,7 @@ export function envAddress(
  * it has, SIGINT (Ctrl-C) and SIGTERM call that function and exit with 0 when it resolves. A
  * failure to start or to stop is printed, and the process exits with 1.
  */
-export function runExample(start: () => Promise<() => Promise<void>>): void {
+export function runExample(start: () => Promise<() => Promise<unknown>>): void {
   const fail = (err: unknown): void => {
     console.error(err);
     process.exit(1);
