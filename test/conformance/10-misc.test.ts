@@ -86,7 +86,7 @@ describe('no malformed input leaves the socket open', () => {
     peer.raw.socket.allowHalfOpen = true;
     peer.raw.socket.pause(); // nothing is read: the close frame and the FIN wait in the kernel
     peer.send(rawFrame(3), text('ignored'));
-    await peer.expectServerSocketClosed();
+    await peer.expectSocketClosed();
   });
 });
 

@@ -4,16 +4,7 @@
  * after it is processed. These raw clients offer no extension, so no bit has a meaning, although
  * the server is willing to negotiate permessage-deflate.
  */
-import {
-  binary,
-  close,
-  continuation,
-  ping,
-  pong,
-  text,
-  useEchoServer,
-  type ServerEvent,
-} from './harness';
+import { binary, close, continuation, ping, pong, text, useEchoServer, echoOf } from './harness';
 
 const fixture = useEchoServer();
 
@@ -22,8 +13,6 @@ const COMBINATIONS = [1, 2, 3, 4, 5, 6, 7].map((value) => ({
   value,
   bits: { rsv1: (value & 4) !== 0, rsv2: (value & 2) !== 0, rsv3: (value & 1) !== 0 },
 }));
-
-const echoOf = (data: string): ServerEvent => ({ kind: 'text', data: Buffer.from(data) });
 
 describe.each(COMBINATIONS)('RSV = $value', ({ bits }) => {
   test('a text frame fails the connection with 1002 and is not echoed', async () => {

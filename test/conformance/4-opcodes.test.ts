@@ -3,13 +3,11 @@
  * frames and 11 to 15 for further control frames; receiving one fails the connection with 1002,
  * and nothing after it is processed.
  */
-import { ping, rawFrame, text, useEchoServer, type ServerEvent } from './harness';
+import { ping, rawFrame, text, useEchoServer, echoOf } from './harness';
 
 const fixture = useEchoServer();
 
 const RESERVED = [3, 4, 5, 6, 7, 11, 12, 13, 14, 15];
-
-const echoOf = (data: string): ServerEvent => ({ kind: 'text', data: Buffer.from(data) });
 
 describe.each(RESERVED)('reserved opcode %i', (opcode) => {
   // Cases 4.1.1 and 4.2.1.

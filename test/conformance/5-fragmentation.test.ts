@@ -17,12 +17,10 @@ import {
   pong,
   text,
   useEchoServer,
-  type ServerEvent,
+  echoOf,
 } from './harness';
 
 const fixture = useEchoServer();
-
-const echoOf = (data: string): ServerEvent => ({ kind: 'text', data: Buffer.from(data) });
 
 describe.each(ECHO_PATHS)('%s', (_name, path) => {
   describe('control frames are never fragmented', () => {

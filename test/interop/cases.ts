@@ -13,6 +13,7 @@ import {
   type Conn,
   type DataMessageType,
 } from '@silverback/websocket';
+import { seededRandom } from '../helpers/payloads';
 import type { PeerEvent, PeerProcess } from './peer-process';
 import type { Direction, TappedConnection, TapMessage } from './wire-tap';
 
@@ -54,15 +55,7 @@ const samples = new Map<string, string>(); // every pair sends the same texts: m
 
 function generateText(bytes: number, seed: number): string {
   const alphabet = [...'abcdefghijklmnopqrstuvwxyz      ', 'é', 'ß', '✓', '€', '👋', '𝄞'];
-  let state = seed >>> 0;
-  const random = (): number => {
-    // mulberry32
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const random = seededRandom(seed);
   const parts: string[] = [];
   let size = 0;
   for (;;) {

@@ -85,7 +85,7 @@ test('pings between data messages are answered, each stream in its own order', a
 test('a ping after the close frame gets no pong', async () => {
   const judge = await fixture.connect();
   judge.send(close(1000), ping('too late'));
-  await judge.expectCloseReply(1000);
+  await judge.expectClose(1000);
 });
 
 test('a fragmented ping (FIN clear) fails the connection with 1002', async () => {
@@ -112,5 +112,5 @@ test('the pong handler sees pongs; a custom ping handler replaces the default an
   // No pong went out: the next frame from the client is the close reply.
   judge.send(close(1000));
   void judge.conn.readMessage().catch(() => {});
-  await judge.expectCloseReply(1000);
+  await judge.expectClose(1000);
 });

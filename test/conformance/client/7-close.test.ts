@@ -34,7 +34,7 @@ describe.each(ECHO_MODES)('%s', (mode) => {
   test('frames after the close frame are ignored', async () => {
     const judge = await fixture.connect({ mode });
     judge.send(close(1000), text('ignored'), ping('ignored'), close(1000));
-    await judge.expectCloseReply(1000);
+    await judge.expectClose(1000);
   });
 
   test('a 256 KiB message, a small one, close and ping, in one write', async () => {
@@ -60,7 +60,7 @@ describe('close payloads', () => {
   test('an empty close frame is answered with an empty close frame', async () => {
     const judge = await fixture.connect();
     judge.send(close());
-    await judge.expectCloseReply(undefined);
+    await judge.expectClose(undefined);
     expect(await judge.clientDone).toMatchObject({ code: 1005 });
   });
 
@@ -78,7 +78,7 @@ describe('close payloads', () => {
   ])('a close 1000 with %s is answered with 1000', async (_name, reason) => {
     const judge = await fixture.connect();
     judge.send(close(1000, reason));
-    await judge.expectCloseReply(1000);
+    await judge.expectClose(1000);
     expect(await judge.clientDone).toMatchObject({ code: 1000, text: reason });
   });
 
@@ -99,7 +99,7 @@ describe('close payloads', () => {
   ])('valid close code %i is answered with the same code', async (code) => {
     const judge = await fixture.connect();
     judge.send(close(code));
-    await judge.expectCloseReply(code);
+    await judge.expectClose(code);
   });
 
   test.each([0, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535])(

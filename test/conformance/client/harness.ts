@@ -11,135 +11,41 @@
  * inside a message. Every case ends as the RFC requires, within bounds that fail the test, never
  * waits that stand in for an event.
  */
-import { once } from 'node:events';
 import type { Socket } from 'node:net';
 import { pipeline } from 'node:stream/promises';
 import { Dialer, type Conn, type DialerOptions } from '@silverback/websocket';
 import { PeerDeflater, PeerInflater } from '../../helpers/deflate';
-import {
-  closePayload,
-  frame,
-  parseFrame,
-  type FrameSpec,
-  type ParsedFrame,
-} from '../../helpers/frames';
+import { frame, parseFrame, type ParsedFrame } from '../../helpers/frames';
 import { startRawServer, switchingProtocols, type RawServer } from '../../helpers/raw-server';
+import {
+  ANSWER_BOUND_MS,
+  controlEvent,
+  frameBuilders,
+  OP,
+  within,
+  WireJudge,
+  type ControlEvent,
+  type DataEventOf,
+  type FrameOptions,
+} from '../wire-judge';
 
-/** Opcodes (RFC 6455 section 5.2). */
-export const OP = {
-  continuation: 0,
-  text: 1,
-  binary: 2,
-  close: 8,
-  ping: 9,
-  pong: 10,
-} as const;
-
-/** How long one answer from the client may take before the case fails. */
-export const ANSWER_BOUND_MS = 5000;
-/**
- * How long the client may take to close TCP once the closing is settled: at once when it failed
- * the connection or saw our FIN; its fallback destroys the socket after one second.
- */
-export const END_BOUND_MS = 3000;
+export { asciiPayload, binaryPayload, seededRandom } from '../../helpers/payloads';
+export { ANSWER_BOUND_MS, echoOf, END_BOUND_MS, OP, show, within } from '../wire-judge';
 
 // ---------------------------------------------------------------------------------------------
 // Frames a server sends (unmasked, as RFC 6455 section 5.1 requires, unless told otherwise)
-
-type Options = Omit<FrameSpec, 'opcode' | 'payload'>;
 
 /** A frame with any opcode, unmasked unless `mask` says otherwise. */
 export function serverFrame(
   opcode: number,
   payload: Buffer | string = '',
-  options: Options = {},
+  options: FrameOptions = {},
 ): Buffer {
   return frame({ opcode, payload, mask: false, ...options });
 }
 
-/** A text frame (final unless `fin: false`). */
-export function text(payload: Buffer | string = '', options: Options = {}): Buffer {
-  return serverFrame(OP.text, payload, options);
-}
-
-/** A binary frame (final unless `fin: false`). */
-export function binary(payload: Buffer | string = '', options: Options = {}): Buffer {
-  return serverFrame(OP.binary, payload, options);
-}
-
-/** A continuation frame (final unless `fin: false`). */
-export function continuation(payload: Buffer | string = '', options: Options = {}): Buffer {
-  return serverFrame(OP.continuation, payload, options);
-}
-
-/** A ping frame. */
-export function ping(payload: Buffer | string = '', options: Options = {}): Buffer {
-  return serverFrame(OP.ping, payload, options);
-}
-
-/** A pong frame. */
-export function pong(payload: Buffer | string = '', options: Options = {}): Buffer {
-  return serverFrame(OP.pong, payload, options);
-}
-
-/** A close frame: no payload without a code, else the code and the reason. */
-export function close(code?: number, reason: Buffer | string = '', options: Options = {}): Buffer {
-  let payload: Buffer = Buffer.alloc(0);
-  if (code !== undefined) {
-    payload =
-      typeof reason === 'string'
-        ? closePayload(code, reason)
-        : Buffer.concat([closePayload(code), reason]);
-  }
-  return serverFrame(OP.close, payload, options);
-}
-
-/** Splits `payload` into a fragmented message of `size`-byte unmasked frames. */
-export function fragmented(opcode: number, payload: Buffer, size: number): Buffer[] {
-  const frames: Buffer[] = [];
-  let offset = 0;
-  do {
-    const piece = payload.subarray(offset, offset + size);
-    offset += piece.length;
-    frames.push(
-      serverFrame(frames.length === 0 ? opcode : OP.continuation, piece, {
-        fin: offset >= payload.length,
-      }),
-    );
-  } while (offset < payload.length);
-  return frames;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Payloads
-
-/** A deterministic pseudo-random generator (mulberry32), so failures reproduce. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** `length` bytes of printable ASCII (valid UTF-8). */
-export function asciiPayload(length: number, seed = 1): Buffer {
-  const out = Buffer.allocUnsafe(length);
-  const random = seededRandom(seed);
-  for (let i = 0; i < length; i++) out[i] = 0x21 + Math.floor(random() * 94);
-  return out;
-}
-
-/** `length` bytes covering every byte value. */
-export function binaryPayload(length: number, seed = 2): Buffer {
-  const out = Buffer.allocUnsafe(length);
-  const random = seededRandom(seed);
-  for (let i = 0; i < length; i++) out[i] = Math.floor(random() * 256);
-  return out;
-}
+const serverFrames = frameBuilders(serverFrame);
+export const { text, binary, continuation, ping, pong, close, fragmented } = serverFrames;
 
 // ---------------------------------------------------------------------------------------------
 // Events the client sends
@@ -147,39 +53,10 @@ export function binaryPayload(length: number, seed = 2): Buffer {
 /** What the client sent, one event per whole message or control frame. */
 export type ClientEvent =
   | { kind: 'text' | 'binary'; data: Buffer; compressed: boolean; wireLength?: number }
-  | { kind: 'ping' | 'pong'; data: Buffer }
-  | { kind: 'close'; code: number | undefined; reason: Buffer };
+  | ControlEvent;
 
 /** A data message the client sent. */
-export type DataEvent = Extract<ClientEvent, { kind: 'text' | 'binary' }>;
-
-/** A short description of an event for failure messages. */
-export function show(event: ClientEvent | null): string {
-  if (event === null) return 'the end of the TCP connection';
-  if (event.kind === 'close') {
-    return `close ${event.code ?? '(no code)'} ${JSON.stringify(event.reason.toString())}`;
-  }
-  const data = event.data.length > 40 ? `${event.data.length} bytes` : event.data.toString('hex');
-  return `${event.kind} [${data}]`;
-}
-
-/** Resolves with `promise`, or rejects once `ms` pass without it. */
-export async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no ${what} within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, deadline]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Lets the event loop turn once, so the client reads what was written so far on its own. */
-function turn(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
+export type DataEvent = DataEventOf<ClientEvent>;
 
 /** How the client under test handles messages. */
 export type ClientMode = 'whole-message echo' | 'streaming echo' | 'none';
@@ -220,7 +97,7 @@ export interface JudgeCompression {
 }
 
 /** One connection from the client under test, judged from the server's side. */
-export class Judge {
+export class Judge extends WireJudge<ClientEvent> {
   /** The server's end of the TCP connection. */
   readonly socket: Socket;
   /** The client's connection under test. */
@@ -247,6 +124,7 @@ export class Judge {
     offer: string | undefined,
     compression: JudgeCompression | undefined,
   ) {
+    super(serverFrames, socket, 'the TCP connection');
     this.socket = socket;
     this.conn = conn;
     this.offer = offer;
@@ -287,20 +165,13 @@ export class Judge {
     notify?.();
   }
 
-  /** Writes frames (or any bytes) in one write. */
-  send(...chunks: Buffer[]): void {
-    this.socket.write(Buffer.concat(chunks));
+  protected override write(bytes: Buffer): void {
+    this.socket.write(bytes);
   }
 
-  /** Writes `bytes` in pieces of `size` bytes, letting the event loop turn between them. */
-  async sendChopped(bytes: Buffer, size: number | ((index: number) => number)): Promise<void> {
-    let offset = 0;
-    for (let index = 0; offset < bytes.length; index++) {
-      const n = Math.max(1, typeof size === 'number' ? size : size(index));
-      this.socket.write(bytes.subarray(offset, offset + n));
-      offset += n;
-      await turn();
-    }
+  /** Ends TCP as a server does once the close frames crossed (RFC 6455 section 7.1.1). */
+  protected override closeFramesCrossed(): void {
+    this.socket.end();
   }
 
   /** A compressed data frame (RSV1 set) carrying `data`, compressed with the server's context. */
@@ -330,11 +201,7 @@ export class Judge {
     }
   }
 
-  /**
-   * Resolves with the client's next event, or `null` once the client ended TCP with nothing more
-   * to say. Fails the case when no event comes within `timeoutMs` or a frame breaks the rules.
-   */
-  async next(timeoutMs = ANSWER_BOUND_MS): Promise<ClientEvent | null> {
+  override async next(timeoutMs = ANSWER_BOUND_MS): Promise<ClientEvent | null> {
     for (;;) {
       const got = await within(this.#nextFrame(), timeoutMs, 'frame from the client');
       if (got === null) return null;
@@ -363,10 +230,6 @@ export class Judge {
         throw new Error(`${what} has RSV1 set on a frame that does not start a message`);
       }
     }
-    if (f.opcode >= OP.close) {
-      if (!f.fin) throw new Error(`${what} is a fragmented control frame`);
-      if (f.payload.length > 125) throw new Error(`${what} carries ${f.payload.length} bytes`);
-    }
     switch (f.opcode) {
       case OP.text:
       case OP.binary: {
@@ -380,17 +243,8 @@ export class Judge {
         this.#partial.chunks.push(f.payload);
         return f.fin ? this.#finish() : undefined;
       }
-      case OP.ping:
-        return { kind: 'ping', data: f.payload };
-      case OP.pong:
-        return { kind: 'pong', data: f.payload };
-      case OP.close: {
-        if (f.payload.length === 1) throw new Error('client close frame of one byte');
-        const code = f.payload.length >= 2 ? f.payload.readUInt16BE(0) : undefined;
-        return { kind: 'close', code, reason: f.payload.subarray(2) };
-      }
       default:
-        throw new Error(`${what} uses a reserved opcode`);
+        return controlEvent(f, what, 'client');
     }
   }
 
@@ -402,95 +256,6 @@ export class Judge {
     return { kind, data, compressed, wireLength: payload.length };
   }
 
-  /** Expects the next event to be this data message. */
-  async expectMessage(kind: 'text' | 'binary', data: Buffer | string): Promise<DataEvent> {
-    const expected = typeof data === 'string' ? Buffer.from(data) : data;
-    const event = await this.next();
-    if (event === null || event.kind !== kind) {
-      throw new Error(`expected a ${kind} message, got ${show(event)}`);
-    }
-    if (!event.data.equals(expected)) {
-      throw new Error(
-        `${kind} message differs: ${event.data.length} bytes, expected ${expected.length}` +
-          (expected.length <= 40
-            ? ` (${event.data.toString('hex')} != ${expected.toString('hex')})`
-            : ''),
-      );
-    }
-    return event;
-  }
-
-  /** Expects the next event to be a pong carrying `data`. */
-  async expectPong(data: Buffer | string = ''): Promise<void> {
-    const expected = typeof data === 'string' ? Buffer.from(data) : data;
-    const event = await this.next();
-    if (event === null || event.kind !== 'pong' || !event.data.equals(expected)) {
-      throw new Error(`expected pong [${expected.toString('hex')}], got ${show(event)}`);
-    }
-  }
-
-  /**
-   * Proves the connection is open and every earlier frame was handled: sends a ping with a fresh
-   * payload and expects its pong as the very next event.
-   */
-  async expectOpen(): Promise<void> {
-    const token = Buffer.from(`open? ${Math.random()}`);
-    this.send(ping(token));
-    await this.expectPong(token);
-  }
-
-  /**
-   * Expects the client to fail the connection (RFC 6455 section 7.1.7): its close frame with
-   * `code` as the next event (after the `optional` messages, each at most once and in order, that
-   * it may have echoed before the bad frame), then its own end of TCP without waiting for ours,
-   * and its socket closed.
-   */
-  async expectFailure(code: number, optional: ClientEvent[] = []): Promise<void> {
-    let index = 0;
-    for (;;) {
-      const event = await this.next();
-      if (event?.kind === 'close') {
-        if (event.code !== code) throw new Error(`expected close ${code}, got ${show(event)}`);
-        break;
-      }
-      while (index < optional.length && !sameEvent(optional[index]!, event)) index++;
-      if (index === optional.length) throw new Error(`expected close ${code}, got ${show(event)}`);
-      index++;
-    }
-    const after = await this.next(END_BOUND_MS);
-    if (after !== null) throw new Error(`expected the client's FIN, got ${show(after)}`);
-    await this.expectSocketClosed();
-  }
-
-  /**
-   * Expects the client's close frame with `code` (`undefined`: no code) as the next event, then
-   * ends TCP as a server does once the close frames crossed, and expects the client to close.
-   * Returns the close frame's reason.
-   */
-  async expectCloseReply(code: number | undefined): Promise<Buffer> {
-    const event = await this.next();
-    if (event === null || event.kind !== 'close' || event.code !== code) {
-      throw new Error(`expected close ${code ?? '(no code)'}, got ${show(event)}`);
-    }
-    this.socket.end();
-    const after = await this.next(END_BOUND_MS);
-    if (after !== null) throw new Error(`expected the end of TCP, got ${show(after)}`);
-    await this.expectSocketClosed();
-    return event.reason;
-  }
-
-  /** Runs the closing handshake from the server's side with 1000. */
-  async closeNormally(): Promise<void> {
-    this.send(close(1000));
-    await this.expectCloseReply(1000);
-  }
-
-  /** Expects the TCP connection to close within {@link END_BOUND_MS}. */
-  async expectSocketClosed(): Promise<void> {
-    if (this.socket.closed) return;
-    await within(once(this.socket, 'close'), END_BOUND_MS, 'close of the TCP connection');
-  }
-
   /** Frees the connection. */
   destroy(): void {
     this.conn.close();
@@ -498,12 +263,6 @@ export class Judge {
     this.#inflater?.close();
     this.#deflater?.close();
   }
-}
-
-function sameEvent(a: ClientEvent, b: ClientEvent | null): boolean {
-  if (b === null || a.kind !== b.kind) return false;
-  if (a.kind === 'close' || b.kind === 'close') return false;
-  return a.data.equals(b.data);
 }
 
 /** How a test connects the client under test. */
