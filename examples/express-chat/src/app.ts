@@ -16,15 +16,14 @@ import { Hub, chatPagePath, type HubOptions } from '@silverback/example-chat';
 import { websocket, type ExpressWebSocket } from '@silverback/express';
 import {
   NAME_RULE,
+  SESSION_COOKIE,
+  Sessions,
   chatName,
-  cookieValue,
   joinChat,
   loginPage,
-  newSessionToken,
 } from '@silverback/example-shared';
 
-/** The session cookie's name. */
-export const SESSION_COOKIE = 'chat_session';
+export { SESSION_COOKIE };
 
 /** Options of {@link createChatApp}. */
 export interface ChatAppOptions {
@@ -43,7 +42,7 @@ export interface ChatApp {
   /** The app's websocket handle. */
   ws: ExpressWebSocket;
   /** Logged-in users by session token. */
-  sessions: Map<string, string>;
+  sessions: Sessions;
   /** Closes every chat connection with 1001 Going Away; resolves once they are closed. */
   close(): Promise<void>;
 }
@@ -52,7 +51,7 @@ export interface ChatApp {
 export function createChatApp(options: ChatAppOptions = {}): ChatApp {
   const log = options.log ?? (() => {});
   const hub = options.hub instanceof Hub ? options.hub : new Hub(options.hub);
-  const sessions = new Map<string, string>();
+  const sessions = new Sessions();
   const loginHtml = loginPage({ title: 'Chat: log in' });
   const app = express();
   // gorilla's chat buffer sizes, compression for the browsers that offer it; same-origin check.
@@ -64,8 +63,7 @@ export function createChatApp(options: ChatAppOptions = {}): ChatApp {
 
   // Who is asking: the user of the session cookie, for every request, upgrades included.
   app.use((req: Request, res: Response, next: NextFunction) => {
-    const token = cookieValue(req.get('cookie'), SESSION_COOKIE);
-    res.locals.user = token === undefined ? undefined : sessions.get(token);
+    res.locals.user = sessions.userOf(req.get('cookie'));
     next();
   });
 
@@ -76,9 +74,11 @@ export function createChatApp(options: ChatAppOptions = {}): ChatApp {
       res.status(400).type('text').send(NAME_RULE);
       return;
     }
-    const token = newSessionToken();
-    sessions.set(token, name);
-    res.cookie(SESSION_COOKIE, token, { httpOnly: true, sameSite: 'strict', path: '/' });
+    res.cookie(SESSION_COOKIE, sessions.start(name), {
+      httpOnly: true,
+      sameSite: 'strict',
+      path: '/',
+    });
     res.redirect(303, '/');
   });
 

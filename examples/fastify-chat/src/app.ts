@@ -23,15 +23,14 @@ import { Hub, chatPagePath, type HubOptions } from '@silverback/example-chat';
 import websocket from '@silverback/fastify';
 import {
   NAME_RULE,
+  SESSION_COOKIE,
+  Sessions,
   chatName,
-  cookieValue,
   joinChat,
   loginPage,
-  newSessionToken,
 } from '@silverback/example-shared';
 
-/** The session cookie's name. */
-export const SESSION_COOKIE = 'chat_session';
+export { SESSION_COOKIE };
 
 /** Options of {@link buildChatApp}. */
 export interface ChatAppOptions {
@@ -48,7 +47,7 @@ export interface ChatApp {
   /** The hub every connection joins. */
   hub: Hub;
   /** Signed-in users by session token. */
-  sessions: Map<string, string>;
+  sessions: Sessions;
 }
 
 /**
@@ -57,7 +56,7 @@ export interface ChatApp {
  */
 export async function buildChatApp(options: ChatAppOptions = {}): Promise<ChatApp> {
   const hub = options.hub instanceof Hub ? options.hub : new Hub(options.hub);
-  const sessions = new Map<string, string>();
+  const sessions = new Sessions();
   const chatPage = await readFile(chatPagePath);
   const loginHtml = loginPage({ title: 'silverback chat (Fastify): sign in' });
 
@@ -81,8 +80,7 @@ export async function buildChatApp(options: ChatAppOptions = {}): Promise<ChatAp
   // Who is asking: the user of the session cookie, for every request, upgrades included.
   app.decorateRequest('user', null);
   app.addHook('onRequest', (request, _reply, done) => {
-    const token = cookieValue(request.headers.cookie, SESSION_COOKIE);
-    request.setDecorator('user', token === undefined ? null : (sessions.get(token) ?? null));
+    request.setDecorator('user', sessions.userOf(request.headers.cookie) ?? null);
     done();
   });
 
@@ -90,8 +88,7 @@ export async function buildChatApp(options: ChatAppOptions = {}): Promise<ChatAp
   app.post<{ Body: { name?: unknown } }>('/login', (request, reply) => {
     const name = chatName(request.body?.name);
     if (name === undefined) return reply.code(400).send(NAME_RULE);
-    const token = newSessionToken();
-    sessions.set(token, name);
+    const token = sessions.start(name);
     void reply.header(
       'set-cookie',
       `${SESSION_COOKIE}=${token}; Path=/; HttpOnly; SameSite=Strict`,

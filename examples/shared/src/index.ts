@@ -2,8 +2,8 @@
  * The plumbing the silverback examples share, so that each example's own files hold its
  * WebSocket part: {@link createPageServer} and {@link listen} for the plain examples' HTTP side,
  * {@link runExample} and {@link envAddress} for their `main.ts`, and for the framework chats the
- * sign-in page ({@link loginPage}), the sign-in rules ({@link chatName}, {@link newSessionToken},
- * {@link cookieValue}) and {@link joinChat}.
+ * sign-in page ({@link loginPage}), the rule for names ({@link chatName}), {@link Sessions} and
+ * {@link joinChat}.
  *
  * @module
  */
@@ -11,5 +11,5 @@ export { createPageServer, pathOf, type PageServerOptions } from './page-server.
 export { closeServer, listen, type ListenOptions, type Listening } from './listen.js';
 export { envAddress, runExample, type ExampleAddress } from './run-example.js';
 export { loginPage, loginTemplatePath, type LoginPageOptions } from './login-page.js';
-export { NAME_RULE, chatName, cookieValue, newSessionToken } from './sign-in.js';
+export { NAME_RULE, SESSION_COOKIE, Sessions, chatName } from './sign-in.js';
 export { joinChat, type ChatRoom } from './join-chat.js';

@@ -1,6 +1,6 @@
 /**
- * What the framework chats' sign-ins share: the rule for names, session tokens and reading a
- * cookie. Each chat keeps its framework's own way of setting the cookie.
+ * What the framework chats' sign-ins share: the rule for names, and the sessions of the chats
+ * that keep them in memory.
  *
  * @module
  */
@@ -22,16 +22,33 @@ export function chatName(given: unknown): string | undefined {
   return NAME.test(name) ? name : undefined;
 }
 
-/** A new session token: 144 random bits, base64url-encoded (24 characters). */
-export function newSessionToken(): string {
-  return randomBytes(18).toString('base64url');
-}
+/** The name of the session cookie of the chats that keep their sessions in {@link Sessions}. */
+export const SESSION_COOKIE = 'chat_session';
 
 /**
- * The value of the cookie `name` in a request's `Cookie` header (RFC 6265 section 5.4), or
- * `undefined` when it has none.
+ * The signed-in users of a chat by session token, kept in memory (the Express and Fastify chats;
+ * the Koa chat signs its cookie instead). Each chat sets the cookie in its framework's own way.
  */
-export function cookieValue(header: string | undefined, name: string): string | undefined {
+export class Sessions extends Map<string, string> {
+  /**
+   * Starts a session for `name` and returns its token, the value of the {@link SESSION_COOKIE}
+   * cookie: 144 random bits, base64url-encoded.
+   */
+  start(name: string): string {
+    const token = randomBytes(18).toString('base64url');
+    this.set(token, name);
+    return token;
+  }
+
+  /** The user whose session token the {@link SESSION_COOKIE} cookie of a `Cookie` header holds. */
+  userOf(cookieHeader: string | undefined): string | undefined {
+    const token = cookieValue(cookieHeader, SESSION_COOKIE);
+    return token === undefined ? undefined : this.get(token);
+  }
+}
+
+// The value of the cookie `name` in a Cookie header (RFC 6265 section 5.4), or undefined.
+function cookieValue(header: string | undefined, name: string): string | undefined {
   for (const pair of (header ?? '').split(';')) {
     const eq = pair.indexOf('=');
     if (eq > 0 && pair.slice(0, eq).trim() === name) return pair.slice(eq + 1).trim();
