@@ -5,18 +5,11 @@ import { once } from 'node:events';
 import { stat } from 'node:fs/promises';
 import type { Page } from 'playwright-core';
 import { startChat, type ChatServer } from '../../examples/chat/src/index';
-import { launchChromium, screenshot, type Chromium } from './chromium';
+import { chatLines, say, waitForLine, waitForNote } from './chat-page';
+import { screenshot, useChromium } from './chromium';
 
-let browser: Chromium;
+const browser = useChromium();
 let chat: ChatServer;
-
-beforeAll(async () => {
-  browser = await launchChromium();
-});
-
-afterAll(async () => {
-  await browser?.close();
-});
 
 beforeEach(async () => {
   chat = await startChat({ host: '127.0.0.1' });
@@ -30,19 +23,9 @@ afterEach(async () => {
 async function openChat(): Promise<Page> {
   const registered = once(chat.hub, 'register');
   const page = await browser.open(chat.url);
-  await page.locator('#log .note', { hasText: 'Connected.' }).waitFor();
+  await waitForNote(page, 'Connected.');
   await registered;
   return page;
-}
-
-async function say(page: Page, text: string): Promise<void> {
-  await page.fill('#msg', text);
-  await page.press('#msg', 'Enter');
-}
-
-/** The chat lines (not the notes) a page shows, in order. */
-function lines(page: Page): Promise<string[]> {
-  return page.locator('#log div:not(.note)').allTextContents();
 }
 
 test('two pages exchange messages through the hub', async () => {
@@ -51,18 +34,14 @@ test('two pages exchange messages through the hub', async () => {
   expect(chat.hub.clients.size).toBe(2);
 
   await say(alice, 'Hello from Alice');
-  for (const page of [alice, bob]) {
-    await page.locator('#log div', { hasText: 'Hello from Alice' }).waitFor();
-  }
+  for (const page of [alice, bob]) await waitForLine(page, 'Hello from Alice');
   // The form clears after sending.
   expect(await alice.inputValue('#msg')).toBe('');
 
   await say(bob, 'Hi Alice, Bob here');
-  for (const page of [alice, bob]) {
-    await page.locator('#log div', { hasText: 'Hi Alice, Bob here' }).waitFor();
-  }
-  expect(await lines(alice)).toEqual(['Hello from Alice', 'Hi Alice, Bob here']);
-  expect(await lines(bob)).toEqual(['Hello from Alice', 'Hi Alice, Bob here']);
+  for (const page of [alice, bob]) await waitForLine(page, 'Hi Alice, Bob here');
+  expect(await chatLines(alice)).toEqual(['Hello from Alice', 'Hi Alice, Bob here']);
+  expect(await chatLines(bob)).toEqual(['Hello from Alice', 'Hi Alice, Bob here']);
 
   const path = await screenshot(alice, 'chat');
   expect((await stat(path)).size).toBeGreaterThan(0);
@@ -74,8 +53,8 @@ test('two pages exchange messages through the hub', async () => {
 test('text is shown as text, never as markup', async () => {
   const page = await openChat();
   await say(page, '<img src=x onerror="document.title=1"> & friends');
-  await page.locator('#log div', { hasText: '& friends' }).waitFor();
-  expect(await lines(page)).toEqual(['<img src=x onerror="document.title=1"> & friends']);
+  await waitForLine(page, '& friends');
+  expect(await chatLines(page)).toEqual(['<img src=x onerror="document.title=1"> & friends']);
   expect(await page.locator('#log img').count()).toBe(0);
   await page.close();
 });
@@ -92,8 +71,6 @@ test('a page that leaves is unregistered, and the page sees the server shut down
   expect(chat.hub.clients.size).toBe(1);
 
   await chat.close();
-  await alice
-    .locator('#log .note', { hasText: 'Connection closed (1001: server shutting down).' })
-    .waitFor();
+  await waitForNote(alice, 'Connection closed (1001: server shutting down).');
   await alice.close();
 });

@@ -58,6 +58,26 @@ export async function launchChromium(): Promise<Chromium> {
   };
 }
 
+/**
+ * Launches one Chromium for the calling test file (in `beforeAll`) and closes it after the file's
+ * tests (in `afterAll`); resolves `open()` on that browser.
+ */
+export function useChromium(): Pick<Chromium, 'open'> {
+  let browser: Chromium | undefined;
+  beforeAll(async () => {
+    browser = await launchChromium();
+  });
+  afterAll(async () => {
+    await browser?.close();
+  });
+  return {
+    open(url) {
+      if (browser === undefined) throw new Error('Chromium is not running: open pages in tests');
+      return browser.open(url);
+    },
+  };
+}
+
 /** Saves a screenshot of `page` as `test/artifacts/<name>.png` and returns its path. */
 export async function screenshot(page: Page, name: string): Promise<string> {
   await mkdir(artifactsDir, { recursive: true });

@@ -7,19 +7,11 @@ import type { Socket } from 'node:net';
 import type { Page } from 'playwright-core';
 import type { Conn } from '@silverback/websocket';
 import { startEcho, type EchoOptions, type EchoServer } from '../../examples/echo/src/index';
-import { launchChromium, type Chromium } from './chromium';
+import { useChromium } from './chromium';
 
-let browser: Chromium;
+const browser = useChromium();
 let echo: EchoServer | undefined;
 let page: Page | undefined;
-
-beforeAll(async () => {
-  browser = await launchChromium();
-});
-
-afterAll(async () => {
-  await browser?.close();
-});
 
 afterEach(async () => {
   await page?.close();

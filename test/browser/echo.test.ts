@@ -4,19 +4,11 @@
  */
 import type { Page } from 'playwright-core';
 import { startEcho, type EchoServer } from '../../examples/echo/src/index';
-import { launchChromium, type Chromium } from './chromium';
+import { useChromium } from './chromium';
 
-let browser: Chromium;
+const browser = useChromium();
 let echo: EchoServer;
 let page: Page;
-
-beforeAll(async () => {
-  browser = await launchChromium();
-});
-
-afterAll(async () => {
-  await browser?.close();
-});
 
 beforeEach(async () => {
   echo = await startEcho();

@@ -4,25 +4,16 @@
  * `ws` client signed in as someone else chats with it; `fastify.close()` ends the page's socket
  * with 1001.
  */
-import { once } from 'node:events';
-import type { Page } from 'playwright-core';
-import request from 'supertest';
 import { buildChatApp, type ChatApp } from '../../examples/fastify-chat/src/app';
-import { connectWs, type WsClient } from '../helpers/ws-client';
-import { launchChromium, screenshot, type Chromium } from './chromium';
+import type { WsClient } from '../helpers/ws-client';
+import { joinFromNode } from '../examples/framework-chat';
+import { chatLines, say, signInThroughForm, waitForLine, waitForNote } from './chat-page';
+import { screenshot, useChromium } from './chromium';
 
-let browser: Chromium;
+const browser = useChromium();
 let chat: ChatApp;
 let base: string;
 const clients: WsClient[] = [];
-
-beforeAll(async () => {
-  browser = await launchChromium();
-});
-
-afterAll(async () => {
-  await browser?.close();
-});
 
 beforeEach(async () => {
   chat = await buildChatApp();
@@ -34,33 +25,17 @@ afterEach(async () => {
   await chat.app.close();
 });
 
-/** The chat lines (not the page's own notes) a page shows, in order. */
-function chatLines(page: Page): Promise<string[]> {
-  return page.locator('#log div:not(.note)').allTextContents();
-}
-
 test('a browser signs in and chats over the socket the auth hook protects', async () => {
-  const page = await browser.open(`${base}/`);
-  expect(new URL(page.url()).pathname).toBe('/login');
+  const page = await signInThroughForm(browser, base, chat.hub, 'Ann');
 
-  const registered = once(chat.hub, 'register');
-  await page.fill('#name', 'Ann');
-  await Promise.all([page.waitForURL(`${base}/`), page.click('button[type=submit]')]);
-  await page.locator('#log .note', { hasText: 'Connected.' }).waitFor();
-  await registered;
-  await page.locator('#log div', { hasText: 'Ann joined' }).waitFor();
-
-  const signIn = await request(base).post('/login').type('form').send({ name: 'Bob' });
-  const cookie = (signIn.headers['set-cookie'] as unknown as string[])[0]!.split(';')[0]!;
-  const bob = await connectWs(`${base.replace('http', 'ws')}/ws`, { headers: { Cookie: cookie } });
+  const bob = await joinFromNode(base, 'Bob');
   clients.push(bob);
   expect(await bob.next()).toBe('Bob joined');
 
-  await page.fill('#msg', 'Hello from Chromium');
-  await page.press('#msg', 'Enter');
+  await say(page, 'Hello from Chromium');
   expect(await bob.next()).toBe('Hello from Chromium');
   bob.ws.send('Hello from Node');
-  await page.locator('#log div', { hasText: 'Hello from Node' }).waitFor();
+  await waitForLine(page, 'Hello from Node');
   expect(await chatLines(page)).toEqual([
     'Ann joined',
     'Bob joined',
@@ -71,6 +46,6 @@ test('a browser signs in and chats over the socket the auth hook protects', asyn
 
   expect(chat.app.websocket.connections({ route: '/ws' })).toHaveLength(2);
   await chat.app.close();
-  await page.locator('#log .note', { hasText: 'Connection closed (1001' }).waitFor();
+  await waitForNote(page, 'Connection closed (1001');
   await page.close();
 });
