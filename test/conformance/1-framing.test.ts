@@ -10,68 +10,15 @@ import {
   binaryPayload,
   ECHO_PATHS,
   rawFrame,
-  seededRandom,
   text,
   useEchoServer,
 } from './harness';
+import { framingEchoCases } from './shared-cases';
 
 const fixture = useEchoServer();
 
-const LENGTHS = [0, 125, 126, 127, 128, 65535, 65536];
-
 describe.each(ECHO_PATHS)('%s', (_name, path) => {
-  // Cases 1.1.1 to 1.1.7.
-  test.each(LENGTHS)('a text message of %i bytes is echoed as text', async (length) => {
-    const peer = await fixture.connect(path);
-    const payload = asciiPayload(length);
-    peer.send(text(payload));
-    await peer.expectMessage('text', payload);
-    await peer.closeNormally();
-  });
-
-  // Cases 1.2.1 to 1.2.7.
-  test.each(LENGTHS)('a binary message of %i bytes is echoed as binary', async (length) => {
-    const peer = await fixture.connect(path);
-    const payload = binaryPayload(length);
-    peer.send(binary(payload));
-    await peer.expectMessage('binary', payload);
-    await peer.closeNormally();
-  });
-
-  // Cases 1.1.8 and 1.2.8.
-  test.each([
-    ['text', text],
-    ['binary', binary],
-  ] as const)(
-    'a 65536-byte %s message sent in chops of 997 bytes is echoed',
-    async (kind, make) => {
-      const peer = await fixture.connect(path);
-      const payload = kind === 'text' ? asciiPayload(65536) : binaryPayload(65536);
-      await peer.sendChopped(make(payload), 997);
-      await peer.expectMessage(kind, payload);
-      await peer.closeNormally();
-    },
-  );
-
-  test.each([0, 1, 125, 126, 200])(
-    'a %i-byte text message sent one byte at a time is echoed',
-    async (length) => {
-      const peer = await fixture.connect(path);
-      const payload = asciiPayload(length, length);
-      await peer.sendChopped(text(payload), 1);
-      await peer.expectMessage('text', payload);
-      await peer.closeNormally();
-    },
-  );
-
-  test('a 65536-byte binary message sent in random chunks is echoed', async () => {
-    const peer = await fixture.connect(path);
-    const payload = binaryPayload(65536, 7);
-    const random = seededRandom(42);
-    await peer.sendChopped(binary(payload), () => 1 + Math.floor(random() * 4096));
-    await peer.expectMessage('binary', payload);
-    await peer.closeNormally();
-  });
+  framingEchoCases(() => fixture.connect(path));
 
   test.each([
     ['7-bit', 100, 6],

@@ -8,53 +8,33 @@ import {
   asciiPayload,
   binary,
   binaryPayload,
-  close,
   continuation,
   ECHO_PATHS,
   fragmented,
   OP,
   ping,
-  pong,
   text,
   useEchoServer,
-  echoOf,
 } from './harness';
+import {
+  controlBetweenFragmentsCases,
+  fragmentedControlCases,
+  fragmentedEchoCases,
+  messageInsideMessageCases,
+  orphanContinuationCases,
+} from './shared-cases';
 
 const fixture = useEchoServer();
 
 describe.each(ECHO_PATHS)('%s', (_name, path) => {
+  const connect = () => fixture.connect(path);
+
   describe('control frames are never fragmented', () => {
-    // Cases 5.1 and 5.2.
-    test.each([
-      ['ping', OP.ping],
-      ['pong', OP.pong],
-      ['close', OP.close],
-    ])('a %s in two fragments fails the connection with 1002', async (_kind, opcode) => {
-      const peer = await fixture.connect(path);
-      const payload = opcode === OP.close ? Buffer.from([0x03, 0xe8, 0x61]) : 'fragment';
-      peer.send(...fragmented(opcode, Buffer.from(payload), 2));
-      await peer.expectClose(1002);
-    });
+    fragmentedControlCases(connect);
   });
 
   describe('fragmented messages are echoed whole', () => {
-    // Case 5.3.
-    test('a text message in two fragments', async () => {
-      const peer = await fixture.connect(path);
-      peer.send(text('fragment1', { fin: false }), continuation('fragment2'));
-      await peer.expectMessage('text', 'fragment1fragment2');
-      await peer.closeNormally();
-    });
-
-    // Case 5.4: the first fragment is handled before the second arrives.
-    test('a text message in two fragments, the second sent once the first was read', async () => {
-      const peer = await fixture.connect(path);
-      peer.send(text('fragment1', { fin: false }));
-      await peer.expectOpen();
-      peer.send(continuation('fragment2'));
-      await peer.expectMessage('text', 'fragment1fragment2');
-      await peer.closeNormally();
-    });
+    fragmentedEchoCases(connect);
 
     // Case 5.5.
     test('a text message in two fragments, sent one byte at a time', async () => {
@@ -99,46 +79,12 @@ describe.each(ECHO_PATHS)('%s', (_name, path) => {
       await peer.expectMessage(kind, '');
       await peer.closeNormally();
     });
-
-    test('empty fragments around non-empty ones are skipped', async () => {
-      const peer = await fixture.connect(path);
-      peer.send(
-        text('', { fin: false }),
-        continuation('ab', { fin: false }),
-        continuation('', { fin: false }),
-        continuation('cd', { fin: false }),
-        continuation(''),
-      );
-      await peer.expectMessage('text', 'abcd');
-      await peer.closeNormally();
-    });
   });
 
   describe('control frames between fragments', () => {
-    // Case 5.6.
-    test('a ping between two text fragments is answered before the message', async () => {
-      const peer = await fixture.connect(path);
-      peer.send(text('fragment1', { fin: false }), ping('pongme!'), continuation('fragment2'));
-      await peer.expectPong('pongme!');
-      await peer.expectMessage('text', 'fragment1fragment2');
-      await peer.closeNormally();
-    });
+    controlBetweenFragmentsCases(connect);
 
-    // Case 5.7.
-    test('the same, sent one byte at a time', async () => {
-      const peer = await fixture.connect(path);
-      const bytes = Buffer.concat([
-        text('fragment1', { fin: false }),
-        ping('pongme!'),
-        continuation('fragment2'),
-      ]);
-      await peer.sendChopped(bytes, 1);
-      await peer.expectPong('pongme!');
-      await peer.expectMessage('text', 'fragment1fragment2');
-      await peer.closeNormally();
-    });
-
-    // Case 5.8.
+    // Case 5.8: the frames of case 5.6, one per write.
     test('the same, one frame per write', async () => {
       const peer = await fixture.connect(path);
       peer.send(text('fragment1', { fin: false }));
@@ -146,19 +92,6 @@ describe.each(ECHO_PATHS)('%s', (_name, path) => {
       await peer.expectPong('pongme!');
       peer.send(continuation('fragment2'));
       await peer.expectMessage('text', 'fragment1fragment2');
-      await peer.closeNormally();
-    });
-
-    test('unsolicited pongs between fragments are ignored', async () => {
-      const peer = await fixture.connect(path);
-      peer.send(
-        binary(Buffer.from('ab'), { fin: false }),
-        pong('x'),
-        continuation('cd', { fin: false }),
-        pong(),
-        continuation('ef'),
-      );
-      await peer.expectMessage('binary', 'abcdef');
       await peer.closeNormally();
     });
 
@@ -188,12 +121,6 @@ describe.each(ECHO_PATHS)('%s', (_name, path) => {
       await peer.expectMessage('text', 'fragment1fragment2fragment3fragment4fragment5');
       await peer.closeNormally();
     });
-
-    test('a close frame between fragments ends the connection; the message is dropped', async () => {
-      const peer = await fixture.connect(path);
-      peer.send(text('fragment1', { fin: false }), close(1000), continuation('fragment2'));
-      await peer.expectClose(1000);
-    });
   });
 
   describe('continuation frames without a message fail the connection', () => {
@@ -218,17 +145,7 @@ describe.each(ECHO_PATHS)('%s', (_name, path) => {
       });
     });
 
-    // Case 5.15.
-    test('a continuation after a finished fragmented message: the message is echoed, then 1002', async () => {
-      const peer = await fixture.connect(path);
-      peer.send(
-        text('fragment1', { fin: false }),
-        continuation('fragment2'),
-        continuation('fragment3', { fin: false }),
-        text('fragment4'),
-      );
-      await peer.expectCloseAfter([echoOf('fragment1fragment2')], 1002);
-    });
+    orphanContinuationCases(connect);
 
     // Cases 5.16 and 5.17.
     test.each([
@@ -250,12 +167,7 @@ describe.each(ECHO_PATHS)('%s', (_name, path) => {
   });
 
   describe('a new message inside a fragmented one fails the connection', () => {
-    // Case 5.18.
-    test('a text frame with FIN clear, then a final text frame: 1002', async () => {
-      const peer = await fixture.connect(path);
-      peer.send(text('fragment1', { fin: false }), text('fragment2'));
-      await peer.expectClose(1002);
-    });
+    messageInsideMessageCases(connect);
 
     test('a binary frame inside a fragmented text message: 1002', async () => {
       const peer = await fixture.connect(path);

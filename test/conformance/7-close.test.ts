@@ -16,6 +16,7 @@ import {
   useEchoServer,
   type ServerEvent,
 } from './harness';
+import { CLOSE_REASONS, closeCodeCases, closePayloadCases } from './shared-cases';
 
 const fixture = useEchoServer();
 
@@ -98,39 +99,14 @@ describe('close payloads', () => {
     expect(reason.length).toBe(0);
   });
 
-  // Case 7.3.2.
-  test('a close frame with a one-byte payload fails the connection with 1002', async () => {
-    const peer = await fixture.connect();
-    peer.send(rawFrame(8, Buffer.from([0x03])));
-    await peer.expectClose(1002);
-  });
+  closePayloadCases(() => fixture.connect());
 
   // Cases 7.3.3 to 7.3.5.
-  test.each([
-    ['no reason', ''],
-    ['a reason', 'Hello World!'],
-    ['a 123-byte reason (the most that fits)', asciiPayload(123).toString()],
-    ['a multi-byte UTF-8 reason', 'κόσμε 𤭢'],
-  ])('a close 1000 with %s is answered with 1000', async (_name, reason) => {
+  test.each(CLOSE_REASONS)('a close 1000 with %s is answered with 1000', async (_name, reason) => {
     const peer = await fixture.connect();
     peer.send(close(1000, reason));
     const answer = await peer.expectClose(1000);
     expect(answer.reason.toString()).toBe(''); // gorilla's default close handler sends no reason
-  });
-
-  // Case 7.3.6.
-  test('a close frame with a 124-byte reason (126-byte payload) fails with 1002', async () => {
-    const peer = await fixture.connect();
-    peer.send(close(1000, asciiPayload(124).toString()));
-    await peer.expectClose(1002);
-  });
-
-  // Case 7.5.1.
-  test('a close reason that is not valid UTF-8 fails the connection with 1007', async () => {
-    const peer = await fixture.connect();
-    const reason = Buffer.from('cebae1bdb9cf83cebcceb5eda080656469746564', 'hex');
-    peer.send(close(1000, reason));
-    await peer.expectClose(1007);
   });
 
   test('a close reason that ends inside a code point fails with 1007', async () => {
@@ -141,23 +117,7 @@ describe('close payloads', () => {
 });
 
 describe('close codes', () => {
-  // Cases 7.7.1 to 7.7.13, with 1012 to 1014 (registered with IANA since RFC 6455).
-  const VALID = [
-    1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 3999, 4000, 4999,
-  ];
-  test.each(VALID)('close %i is answered with the same code', async (code) => {
-    const peer = await fixture.connect();
-    peer.send(close(code));
-    await peer.expectClose(code);
-  });
-
-  // Cases 7.9.1 to 7.9.9 and 7.13.1 to 7.13.2, with 1015 (never sent on the wire).
-  const INVALID = [0, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535];
-  test.each(INVALID)('close %i fails the connection with 1002', async (code) => {
-    const peer = await fixture.connect();
-    peer.send(close(code));
-    await peer.expectClose(1002);
-  });
+  closeCodeCases(() => fixture.connect());
 
   test('an invalid code with a reason fails with 1002 too', async () => {
     const peer = await fixture.connect();

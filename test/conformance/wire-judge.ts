@@ -42,34 +42,37 @@ export type BuildFrame = (
 
 /** The frames a judge sends, each built by its {@link BuildFrame}. */
 export interface FrameBuilders {
+  /** A frame with any opcode, for reserved ones. */
+  frame: BuildFrame;
   /** A text frame (final unless `fin: false`). */
-  text(payload?: Buffer | string, options?: FrameOptions): Buffer;
+  text: (payload?: Buffer | string, options?: FrameOptions) => Buffer;
   /** A binary frame (final unless `fin: false`). */
-  binary(payload?: Buffer | string, options?: FrameOptions): Buffer;
+  binary: (payload?: Buffer | string, options?: FrameOptions) => Buffer;
   /** A continuation frame (final unless `fin: false`). */
-  continuation(payload?: Buffer | string, options?: FrameOptions): Buffer;
+  continuation: (payload?: Buffer | string, options?: FrameOptions) => Buffer;
   /** A ping frame. */
-  ping(payload?: Buffer | string, options?: FrameOptions): Buffer;
+  ping: (payload?: Buffer | string, options?: FrameOptions) => Buffer;
   /** A pong frame. */
-  pong(payload?: Buffer | string, options?: FrameOptions): Buffer;
+  pong: (payload?: Buffer | string, options?: FrameOptions) => Buffer;
   /** A close frame: no payload without a code, else the code and the reason. */
-  close(code?: number, reason?: Buffer | string, options?: FrameOptions): Buffer;
+  close: (code?: number, reason?: Buffer | string, options?: FrameOptions) => Buffer;
   /**
    * Splits `payload` into a fragmented message of `size`-byte frames: the first carries `opcode`,
    * the rest are continuations, the last is final.
    */
-  fragmented(opcode: number, payload: Buffer, size: number): Buffer[];
+  fragmented: (opcode: number, payload: Buffer, size: number) => Buffer[];
 }
 
 /** Returns the frame builders of a role, given how it builds one frame. */
 export function frameBuilders(build: BuildFrame): FrameBuilders {
   return {
+    frame: build,
     text: (payload = '', options = {}) => build(OP.text, payload, options),
     binary: (payload = '', options = {}) => build(OP.binary, payload, options),
     continuation: (payload = '', options = {}) => build(OP.continuation, payload, options),
     ping: (payload = '', options = {}) => build(OP.ping, payload, options),
     pong: (payload = '', options = {}) => build(OP.pong, payload, options),
-    close(code, reason = '', options = {}) {
+    close: (code, reason = '', options = {}) => {
       let payload: Buffer = Buffer.alloc(0);
       if (code !== undefined) {
         payload =
@@ -79,7 +82,7 @@ export function frameBuilders(build: BuildFrame): FrameBuilders {
       }
       return build(OP.close, payload, options);
     },
-    fragmented(opcode, payload, size) {
+    fragmented: (opcode, payload, size) => {
       const frames: Buffer[] = [];
       let offset = 0;
       do {

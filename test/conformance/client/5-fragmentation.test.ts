@@ -8,37 +8,29 @@ import {
   asciiPayload,
   binary,
   binaryPayload,
-  close,
   continuation,
   ECHO_MODES,
   fragmented,
   ping,
-  pong,
-  serverFrame,
   text,
   useJudge,
   OP,
 } from './harness';
+import {
+  controlBetweenFragmentsCases,
+  fragmentedControlCases,
+  fragmentedEchoCases,
+  messageInsideMessageCases,
+  orphanContinuationCases,
+} from '../shared-cases';
 
 const fixture = useJudge();
 
 describe.each(ECHO_MODES)('%s', (mode) => {
-  describe('fragmented messages are echoed whole', () => {
-    test('a text message in two fragments', async () => {
-      const judge = await fixture.connect({ mode });
-      judge.send(text('fragment1', { fin: false }), continuation('fragment2'));
-      await judge.expectMessage('text', 'fragment1fragment2');
-      await judge.closeNormally();
-    });
+  const connect = () => fixture.connect({ mode });
 
-    test('a text message in two fragments, the second sent once the first was read', async () => {
-      const judge = await fixture.connect({ mode });
-      judge.send(text('first half, ', { fin: false }));
-      await judge.expectOpen();
-      judge.send(continuation('second half'));
-      await judge.expectMessage('text', 'first half, second half');
-      await judge.closeNormally();
-    });
+  describe('fragmented messages are echoed whole', () => {
+    fragmentedEchoCases(connect);
 
     test('a binary message in two fragments, sent one byte at a time', async () => {
       const judge = await fixture.connect({ mode });
@@ -62,54 +54,10 @@ describe.each(ECHO_MODES)('%s', (mode) => {
       await judge.expectMessage('binary', payload);
       await judge.closeNormally();
     });
-
-    test('empty fragments around non-empty ones are skipped', async () => {
-      const judge = await fixture.connect({ mode });
-      judge.send(
-        text('', { fin: false }),
-        continuation('', { fin: false }),
-        continuation('middle', { fin: false }),
-        continuation(''),
-      );
-      await judge.expectMessage('text', 'middle');
-      await judge.closeNormally();
-    });
   });
 
   describe('control frames between fragments', () => {
-    test('a ping between two text fragments is answered before the message', async () => {
-      const judge = await fixture.connect({ mode });
-      judge.send(text('frag1', { fin: false }), ping('between'), continuation('frag2'));
-      await judge.expectPong('between');
-      await judge.expectMessage('text', 'frag1frag2');
-      await judge.closeNormally();
-    });
-
-    test('the same, sent one byte at a time', async () => {
-      const judge = await fixture.connect({ mode });
-      const bytes = Buffer.concat([
-        text('frag1', { fin: false }),
-        ping('between'),
-        continuation('frag2'),
-      ]);
-      await judge.sendChopped(bytes, 1);
-      await judge.expectPong('between');
-      await judge.expectMessage('text', 'frag1frag2');
-      await judge.closeNormally();
-    });
-
-    test('unsolicited pongs between fragments are ignored', async () => {
-      const judge = await fixture.connect({ mode });
-      judge.send(
-        text('a', { fin: false }),
-        pong('x'),
-        continuation('b', { fin: false }),
-        pong(),
-        continuation('c'),
-      );
-      await judge.expectMessage('text', 'abc');
-      await judge.closeNormally();
-    });
+    controlBetweenFragmentsCases(connect);
 
     test('a text message in five fragments with two pings', async () => {
       const judge = await fixture.connect({ mode });
@@ -123,24 +71,10 @@ describe.each(ECHO_MODES)('%s', (mode) => {
       await judge.expectMessage('text', payload);
       await judge.closeNormally();
     });
-
-    test('a close frame between fragments ends the connection; the message is dropped', async () => {
-      const judge = await fixture.connect({ mode });
-      judge.send(text('never', { fin: false }), close(1000), continuation('echoed'));
-      await judge.expectClose(1000);
-    });
   });
 
   describe('control frames are never fragmented', () => {
-    test.each([
-      ['ping', OP.ping],
-      ['pong', OP.pong],
-      ['close', OP.close],
-    ])('a %s in two fragments fails the connection with 1002', async (_kind, opcode) => {
-      const judge = await fixture.connect({ mode });
-      judge.send(serverFrame(opcode, 'fr', { fin: false }), continuation('ag'));
-      await judge.expectFailure(1002);
-    });
+    fragmentedControlCases(connect);
   });
 
   describe('continuation frames without a message fail the connection', () => {
@@ -153,21 +87,11 @@ describe.each(ECHO_MODES)('%s', (mode) => {
       await judge.expectFailure(1002);
     });
 
-    test('a continuation after a finished fragmented message: the message is echoed, then 1002', async () => {
-      const judge = await fixture.connect({ mode });
-      judge.send(text('a', { fin: false }), continuation('b'), continuation('c'));
-      await judge.expectFailure(1002, [
-        { kind: 'text', data: Buffer.from('ab'), compressed: false },
-      ]);
-    });
+    orphanContinuationCases(connect);
   });
 
   describe('a new message inside a fragmented one fails the connection', () => {
-    test('a text frame with FIN clear, then a final text frame: 1002', async () => {
-      const judge = await fixture.connect({ mode });
-      judge.send(text('first', { fin: false }), text('second'));
-      await judge.expectFailure(1002);
-    });
+    messageInsideMessageCases(connect);
 
     test('a binary frame inside a fragmented text message: 1002', async () => {
       const judge = await fixture.connect({ mode });

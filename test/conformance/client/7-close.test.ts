@@ -17,6 +17,7 @@ import {
   OP,
   within,
 } from './harness';
+import { CLOSE_REASONS, closeCodeCases, closePayloadCases } from '../shared-cases';
 
 const fixture = useJudge();
 
@@ -64,52 +65,18 @@ describe('close payloads', () => {
     expect(await judge.clientDone).toMatchObject({ code: 1005 });
   });
 
-  test('a close frame with a one-byte payload fails the connection with 1002', async () => {
-    const judge = await fixture.connect();
-    judge.send(serverFrame(OP.close, Buffer.from([0x03])));
-    await judge.expectFailure(1002);
-  });
+  closePayloadCases(() => fixture.connect());
 
-  test.each([
-    ['no reason', ''],
-    ['a reason', 'Hello World!'],
-    ['a 123-byte reason', 'x'.repeat(123)],
-    ['a UTF-8 reason', 'κόσμε 🐺'],
-  ])('a close 1000 with %s is answered with 1000', async (_name, reason) => {
+  test.each(CLOSE_REASONS)('a close 1000 with %s is answered with 1000', async (_name, reason) => {
     const judge = await fixture.connect();
     judge.send(close(1000, reason));
     await judge.expectClose(1000);
     expect(await judge.clientDone).toMatchObject({ code: 1000, text: reason });
   });
+});
 
-  test('a close frame with a 124-byte reason (126-byte payload) fails with 1002', async () => {
-    const judge = await fixture.connect();
-    judge.send(close(1000, 'x'.repeat(124)));
-    await judge.expectFailure(1002);
-  });
-
-  test('a close reason that is not valid UTF-8 fails the connection with 1007', async () => {
-    const judge = await fixture.connect();
-    judge.send(close(1000, Buffer.from([0xce, 0xba, 0xed, 0xa0, 0x80])));
-    await judge.expectFailure(1007);
-  });
-
-  test.each([
-    1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 3999, 4000, 4999,
-  ])('valid close code %i is answered with the same code', async (code) => {
-    const judge = await fixture.connect();
-    judge.send(close(code));
-    await judge.expectClose(code);
-  });
-
-  test.each([0, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535])(
-    'invalid close code %i fails the connection with 1002',
-    async (code) => {
-      const judge = await fixture.connect();
-      judge.send(close(code));
-      await judge.expectFailure(1002);
-    },
-  );
+describe('close codes', () => {
+  closeCodeCases(() => fixture.connect());
 });
 
 describe('the client closes', () => {
