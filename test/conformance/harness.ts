@@ -10,6 +10,7 @@
  */
 import type { Socket } from 'node:net';
 import { startEchoServer, type EchoServer } from '../../examples/autobahn/src/server';
+import { settle } from '../helpers/async';
 import { frame, type ParsedFrame } from '../helpers/frames';
 import { rawConnect, type RawClient } from '../helpers/raw-client';
 import {
@@ -17,7 +18,6 @@ import {
   controlEvent,
   frameBuilders,
   OP,
-  turn,
   within,
   WireJudge,
   type FrameOptions,
@@ -129,7 +129,7 @@ export class Peer extends WireJudge<ServerEvent> {
       ANSWER_BOUND_MS,
       `read of all ${total} bytes by the server`,
     );
-    await turn();
+    await settle();
     if (socket.bytesWritten !== written) {
       throw new Error(`the server wrote ${socket.bytesWritten - written} bytes; expected none`);
     }

@@ -7,6 +7,7 @@
  */
 import { once } from 'node:events';
 import type { Socket } from 'node:net';
+import { settle } from '../helpers/async';
 import { closePayload, type FrameSpec, type ParsedFrame } from '../helpers/frames';
 
 /** Opcodes (RFC 6455 section 5.2). */
@@ -142,11 +143,6 @@ export async function within<T>(promise: Promise<T>, ms: number, what: string): 
   }
 }
 
-/** Lets the event loop turn once, so the side under test reads what was written so far alone. */
-export function turn(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
-
 /**
  * The event of a control frame, after the rules every endpoint's control frames obey: final, at
  * most 125 bytes (RFC 6455 section 5.5), a close payload of no or at least two bytes (section
@@ -238,7 +234,7 @@ export abstract class WireJudge<TEvent extends WireEvent> {
       const n = Math.max(1, typeof size === 'number' ? size : size(index));
       this.write(bytes.subarray(offset, offset + n));
       offset += n;
-      await turn();
+      await settle(); // the side under test reads each piece alone
     }
   }
 

@@ -139,3 +139,19 @@ export function memoryConn(options: MemoryConnOptions = {}): MemoryConn {
   const conn = new Conn(socket, { isServer: true, ...connOptions });
   return { conn, peer: rawPeer(peerSocket), socket, peerSocket };
 }
+
+/**
+ * Returns a `setup` for a test file: each call opens a {@link memoryConn}, and every connection it
+ * opened is closed after each test. Call it at the top level of the file.
+ */
+export function useMemoryConns(): (options?: MemoryConnOptions) => MemoryConn {
+  const conns: Conn[] = [];
+  afterEach(() => {
+    for (const conn of conns.splice(0)) conn.close();
+  });
+  return (options) => {
+    const pair = memoryConn(options);
+    conns.push(pair.conn);
+    return pair;
+  };
+}

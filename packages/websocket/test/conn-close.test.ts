@@ -1,25 +1,10 @@
-import {
-  CloseError,
-  CloseMessage,
-  formatCloseMessage,
-  TextMessage,
-  type Conn,
-} from '@silverback/websocket';
-import { memoryConn } from '../../../test/helpers/duplex-pair';
+import { CloseError, CloseMessage, formatCloseMessage, TextMessage } from '@silverback/websocket';
+import { settle } from '../../../test/helpers/async';
+import { useMemoryConns } from '../../../test/helpers/duplex-pair';
 import { closePayload, frame, type ParsedFrame } from '../../../test/helpers/frames';
 import type { RawPeer } from '../../../test/helpers/raw-client';
 
-const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
-const conns: Conn[] = [];
-function setup(...args: Parameters<typeof memoryConn>): ReturnType<typeof memoryConn> {
-  const pair = memoryConn(...args);
-  conns.push(pair.conn);
-  return pair;
-}
-afterEach(() => {
-  for (const conn of conns.splice(0)) conn.close();
-});
+const setup = useMemoryConns();
 
 /** Every frame until the connection ends. */
 async function framesUntilEnd(peer: RawPeer): Promise<ParsedFrame[]> {

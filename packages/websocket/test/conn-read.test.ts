@@ -7,9 +7,9 @@ import {
   ReadLimitError,
   TextMessage,
   TimeoutError,
-  type Conn,
 } from '@silverback/websocket';
-import { memoryConn } from '../../../test/helpers/duplex-pair';
+import { rejection, settle } from '../../../test/helpers/async';
+import { useMemoryConns } from '../../../test/helpers/duplex-pair';
 import { closePayload, frame, type ParsedFrame } from '../../../test/helpers/frames';
 import type { RawPeer } from '../../../test/helpers/raw-client';
 
@@ -23,8 +23,6 @@ const ping = (payload = ''): Buffer => frame({ opcode: 9, payload });
 const close = (code?: number, reason = ''): Buffer =>
   frame({ opcode: 8, payload: code === undefined ? '' : closePayload(code, reason) });
 
-const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
 /** Reads frames until the close frame, and expects its code (and reason). */
 async function expectCloseFrame(peer: RawPeer, code: number, reason = ''): Promise<void> {
   let next: ParsedFrame | null;
@@ -35,30 +33,13 @@ async function expectCloseFrame(peer: RawPeer, code: number, reason = ''): Promi
   expect(next!.payload.subarray(2).toString()).toBe(reason);
 }
 
-function rejection(promise: Promise<unknown>): Promise<unknown> {
-  return promise.then(
-    () => {
-      throw new Error('expected a rejection');
-    },
-    (err: unknown) => err,
-  );
-}
-
 async function readAll(reader: Readable): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const chunk of reader) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks);
 }
 
-const conns: Conn[] = [];
-function setup(...args: Parameters<typeof memoryConn>): ReturnType<typeof memoryConn> {
-  const pair = memoryConn(...args);
-  conns.push(pair.conn);
-  return pair;
-}
-afterEach(() => {
-  for (const conn of conns.splice(0)) conn.close();
-});
+const setup = useMemoryConns();
 
 describe('readMessage', () => {
   test('text, binary, empty and fragmented messages, in order', async () => {

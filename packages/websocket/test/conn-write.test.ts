@@ -13,23 +13,13 @@ import {
   SimpleBufferPool,
   TextMessage,
   TimeoutError,
-  type Conn,
 } from '@silverback/websocket';
-import { memoryConn } from '../../../test/helpers/duplex-pair';
+import { rejection, settle } from '../../../test/helpers/async';
+import { useMemoryConns } from '../../../test/helpers/duplex-pair';
 import { closePayload, frame, type ParsedFrame } from '../../../test/helpers/frames';
 import type { RawPeer } from '../../../test/helpers/raw-client';
 
-const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
-const conns: Conn[] = [];
-function setup(...args: Parameters<typeof memoryConn>): ReturnType<typeof memoryConn> {
-  const pair = memoryConn(...args);
-  conns.push(pair.conn);
-  return pair;
-}
-afterEach(() => {
-  for (const conn of conns.splice(0)) conn.close();
-});
+const setup = useMemoryConns();
 
 /** The next `n` frames as `[opcode, fin, payload]`. */
 async function nextFrames(peer: RawPeer, n: number): Promise<[number, boolean, string][]> {
@@ -40,15 +30,6 @@ async function nextFrames(peer: RawPeer, n: number): Promise<[number, boolean, s
     out.push([next.opcode, next.fin, next.payload.toString()]);
   }
   return out;
-}
-
-function rejection(promise: Promise<unknown>): Promise<unknown> {
-  return promise.then(
-    () => {
-      throw new Error('expected a rejection');
-    },
-    (err: unknown) => err,
-  );
 }
 
 describe('writeMessage', () => {

@@ -2,6 +2,7 @@ import { Duplex } from 'node:stream';
 import type { BufferPool } from '../src/buffer-pool';
 import { SimpleBufferPool } from '../src/buffer-pool';
 import { FrameWriter, frameHeaderLength, writeFrameHeader } from '../src/frame-writer';
+import { settle } from '../../../test/helpers/async';
 import { parseFrame, type ParsedFrame } from '../../../test/helpers/frames';
 
 /**
@@ -59,7 +60,6 @@ function frames(bytes: Buffer): ParsedFrame[] {
 }
 
 const nextTick = (): Promise<void> => new Promise((resolve) => process.nextTick(resolve));
-const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 describe('frame headers', () => {
   test.each([
@@ -280,13 +280,13 @@ describe('write buffers and BufferPool', () => {
     // Still in the socket's hands: not back yet.
     expect(pool.returned).toEqual([]);
     socket.release();
-    await tick();
+    await settle();
     expect(pool.returned).toEqual([pooled]);
     // The next batch reuses it.
     writer.writeFrame(1, true, false, 'again');
     await nextTick();
     expect(socket.writes[1]![0]!.buffer).toBe(pooled.buffer);
-    await tick();
+    await settle();
     expect(pool.returned).toEqual([pooled, pooled]);
   });
 
@@ -296,7 +296,7 @@ describe('write buffers and BufferPool', () => {
     const writer = new FrameWriter(socket, false, 2048, pool);
     expect(pool.get()).toBeUndefined();
     writer.writeFrame(1, true, false, 'x');
-    await tick();
+    await settle();
     const back = pool.get();
     expect(back).toBeInstanceOf(Buffer);
     expect(back!.length).toBe(2048);
@@ -308,7 +308,7 @@ describe('write buffers and BufferPool', () => {
     const writer = new FrameWriter(socket, false, 256, pool);
     for (let round = 0; round < 5; round++) {
       for (let i = 0; i < 30; i++) writer.writeFrame(2, true, false, Buffer.alloc(30, i));
-      await tick();
+      await settle();
     }
     expect(pool.free.length).toBeGreaterThan(0);
     // Whatever went out came back: the pool holds every buffer ever used.
@@ -339,7 +339,7 @@ describe('backpressure', () => {
     expect(writer.backedUp).toBe(true);
     let drained = false;
     const done = writer.drained().then(() => (drained = true));
-    await tick();
+    await settle();
     expect(drained).toBe(false);
     socket.release();
     await done;

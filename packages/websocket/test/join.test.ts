@@ -1,17 +1,9 @@
 import { once } from 'node:events';
-import { joinMessages, type Conn } from '@silverback/websocket';
-import { memoryConn } from '../../../test/helpers/duplex-pair';
+import { joinMessages } from '@silverback/websocket';
+import { useMemoryConns } from '../../../test/helpers/duplex-pair';
 import { closePayload, frame } from '../../../test/helpers/frames';
 
-const conns: Conn[] = [];
-function setup(): ReturnType<typeof memoryConn> {
-  const pair = memoryConn();
-  conns.push(pair.conn);
-  return pair;
-}
-afterEach(() => {
-  for (const conn of conns.splice(0)) conn.close();
-});
+const setup = useMemoryConns();
 
 async function collect(stream: NodeJS.ReadableStream): Promise<string> {
   const chunks: Buffer[] = [];

@@ -1,21 +1,7 @@
-import {
-  BinaryMessage,
-  PingMessage,
-  PreparedMessage,
-  TextMessage,
-  type Conn,
-} from '@silverback/websocket';
-import { memoryConn } from '../../../test/helpers/duplex-pair';
+import { BinaryMessage, PingMessage, PreparedMessage, TextMessage } from '@silverback/websocket';
+import { useMemoryConns } from '../../../test/helpers/duplex-pair';
 
-const conns: Conn[] = [];
-function setup(...args: Parameters<typeof memoryConn>): ReturnType<typeof memoryConn> {
-  const pair = memoryConn(...args);
-  conns.push(pair.conn);
-  return pair;
-}
-afterEach(() => {
-  for (const conn of conns.splice(0)) conn.close();
-});
+const setup = useMemoryConns();
 
 describe('PreparedMessage', () => {
   test('copies its data: later changes to the source do not reach the wire', async () => {
