@@ -17,3 +17,26 @@ export function rejection(promise: Promise<unknown>): Promise<unknown> {
     (err: unknown) => err,
   );
 }
+
+/** A queue of values that a test takes in order, waiting for those not there yet. */
+export interface Queue<T> {
+  push(value: T): void;
+  next(): Promise<T>;
+}
+
+/** Returns an empty {@link Queue}. */
+export function queue<T>(): Queue<T> {
+  const values: T[] = [];
+  const waiting: ((value: T) => void)[] = [];
+  return {
+    push(value) {
+      const take = waiting.shift();
+      if (take) take(value);
+      else values.push(value);
+    },
+    next() {
+      if (values.length > 0) return Promise.resolve(values.shift()!);
+      return new Promise((resolve) => waiting.push(resolve));
+    },
+  };
+}

@@ -5,8 +5,9 @@
  * client tests that need a server no well-behaved library would be.
  */
 import { createHash } from 'node:crypto';
-import { once } from 'node:events';
 import { createServer, type Server, type Socket } from 'node:net';
+import { queue } from './async';
+import { listenOnLoopback, serverCloser } from './listen';
 import { rawPeer, type RawPeer } from './raw-client';
 
 /** The GUID of RFC 6455 section 1.3, written out here so tests do not use the code under test. */
@@ -75,23 +76,6 @@ export interface RawServer {
   close(): Promise<void>;
 }
 
-function queue<T>(): { push(value: T): void; next(): Promise<T> } {
-  const values: T[] = [];
-  const waiters: ((value: T) => void)[] = [];
-  return {
-    push(value) {
-      const waiter = waiters.shift();
-      if (waiter) waiter(value);
-      else values.push(value);
-    },
-    next() {
-      const value = values.shift();
-      if (value !== undefined) return Promise.resolve(value);
-      return new Promise((resolve) => waiters.push(resolve));
-    },
-  };
-}
-
 function parseRequest(socket: Socket, head: string, rest: Buffer): RawRequest {
   const lines = head.split('\r\n');
   const [method = '', target = '', version = ''] = (lines[0] ?? '').split(' ');
@@ -126,12 +110,9 @@ function parseRequest(socket: Socket, head: string, rest: Buffer): RawRequest {
 
 /** Starts a raw server on 127.0.0.1 port 0. */
 export async function startRawServer(): Promise<RawServer> {
-  const sockets = new Set<Socket>();
   const requests = queue<RawRequest>();
   const connections = queue<Socket>();
   const server = createServer((socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
     socket.on('error', () => {});
     connections.push(socket);
     let buffer = Buffer.alloc(0);
@@ -146,18 +127,14 @@ export async function startRawServer(): Promise<RawServer> {
     };
     socket.on('data', onData);
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const port = (server.address() as { port: number }).port;
+  const closer = serverCloser(server);
+  const port = await listenOnLoopback(server);
   return {
     server,
     port,
     url: `ws://127.0.0.1:${port}`,
     nextRequest: () => requests.next(),
     nextSocket: () => connections.next(),
-    async close() {
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
+    close: closer.close,
   };
 }

@@ -1,9 +1,7 @@
 /**
  * Test servers on 127.0.0.1 with an ephemeral port, closed (with every socket) by `close()`.
  */
-import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerOptions } from 'node:http';
-import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import {
   Upgrader,
@@ -11,6 +9,8 @@ import {
   type ResponseHeaders,
   type UpgraderOptions,
 } from '@silverback/websocket';
+import { queue } from './async';
+import { listenOnLoopback, serverCloser } from './listen';
 
 /** A listening test server. */
 export interface TestServer {
@@ -41,23 +41,6 @@ export interface TestServerSettings {
   http?: ServerOptions;
 }
 
-/** A queue of values that tests take in order, waiting for the ones not there yet. */
-function queue<T>(): { push(value: T): void; next(): Promise<T> } {
-  const values: T[] = [];
-  const waiting: ((value: T) => void)[] = [];
-  return {
-    push(value) {
-      const take = waiting.shift();
-      if (take) take(value);
-      else values.push(value);
-    },
-    next() {
-      if (values.length > 0) return Promise.resolve(values.shift()!);
-      return new Promise((resolve) => waiting.push(resolve));
-    },
-  };
-}
-
 /**
  * Starts an HTTP server whose upgrade requests go through an {@link Upgrader} with `options`,
  * and hands each connection to `handler` (if given).
@@ -68,7 +51,6 @@ export async function startServer(
   settings: TestServerSettings = {},
 ): Promise<TestServer> {
   const upgrader = new Upgrader(options);
-  const sockets = new Set<Duplex>();
   const conns: Conn[] = [];
   const upgraded = queue<Conn>();
   const failures = queue<unknown>();
@@ -88,14 +70,9 @@ export async function startServer(
     if (settings.upgradeEveryRequest) upgrade(req, req.socket, Buffer.alloc(0));
     else res.writeHead(404).end();
   });
-  server.on('connection', (socket: Socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-  });
+  const closer = serverCloser(server);
   server.on('upgrade', upgrade);
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const port = (server.address() as { port: number }).port;
+  const port = await listenOnLoopback(server);
   return {
     server,
     port,
@@ -103,10 +80,7 @@ export async function startServer(
     conns,
     nextConn: upgraded.next,
     nextFailure: failures.next,
-    async close() {
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
+    close: closer.close,
   };
 }
 

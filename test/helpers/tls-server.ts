@@ -4,7 +4,6 @@
  * it signed.
  */
 import { execFileSync } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage } from 'node:http';
@@ -12,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { Upgrader, type Conn, type UpgraderOptions } from '@silverback/websocket';
+import { listenOnLoopback, serverCloser } from './listen';
 
 /** A CA certificate, and a server key and certificate signed by it. */
 export interface TestCertificates {
@@ -121,12 +121,8 @@ export async function startTlsServer(
       callback(null); // the server's own certificate, whatever the name
     },
   });
-  const sockets = new Set<Duplex>();
+  const closer = serverCloser(server);
   const conns: Conn[] = [];
-  server.on('connection', (socket: Duplex) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-  });
   // A client that refuses our certificate ends the TLS handshake; that is the test's business.
   server.on('tlsClientError', () => {});
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -138,16 +134,6 @@ export async function startTlsServer(
       () => {},
     );
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return {
-    server,
-    port: (server.address() as { port: number }).port,
-    servernames,
-    conns,
-    async close() {
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
+  const port = await listenOnLoopback(server);
+  return { server, port, servernames, conns, close: closer.close };
 }

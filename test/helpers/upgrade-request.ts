@@ -23,6 +23,14 @@ export interface UpgradeAnswer {
 /** A valid `Sec-WebSocket-Key`. */
 export const TEST_KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
 
+/** The headers that make a GET a valid WebSocket upgrade request (RFC 6455 section 4.1). */
+export const UPGRADE_HEADERS = {
+  Connection: 'Upgrade',
+  Upgrade: 'websocket',
+  'Sec-WebSocket-Key': TEST_KEY,
+  'Sec-WebSocket-Version': '13',
+};
+
 /**
  * Sends `GET path` with the WebSocket upgrade headers (plus `headers`) to 127.0.0.1:`port` and
  * resolves with the answer once it is complete (for an error, once the server closed the
@@ -39,13 +47,7 @@ export function upgradeRequest(
       port,
       path,
       agent: false,
-      headers: {
-        Connection: 'Upgrade',
-        Upgrade: 'websocket',
-        'Sec-WebSocket-Key': TEST_KEY,
-        'Sec-WebSocket-Version': '13',
-        ...headers,
-      },
+      headers: { ...UPGRADE_HEADERS, ...headers },
     });
     req.on('error', reject);
     req.on('upgrade', (res, socket, head) => {

@@ -4,6 +4,7 @@
  */
 import { once } from 'node:events';
 import WebSocket, { type ClientOptions } from 'ws';
+import type { Cleanups } from './cleanups';
 
 /** A received message: text as a string, binary as a Buffer. */
 export type WsMessage = string | Buffer;
@@ -92,4 +93,52 @@ export async function connectWs(url: string, options: ClientOptions = {}): Promi
       return !isClosed;
     },
   };
+}
+
+/** Opens plain `ws` clients for a test file and terminates them with its cleanups. */
+export interface WsClients {
+  /**
+   * Starts connecting to `path` on 127.0.0.1:`port`. A refused handshake is the test's to see,
+   * through `'unexpected-response'`.
+   */
+  client(port: number, path: string, options?: ClientOptions, protocols?: string[]): WebSocket;
+  /** Connects as {@link WsClients.client} does and resolves once the handshake is done. */
+  open(
+    port: number,
+    path: string,
+    options?: ClientOptions,
+    protocols?: string[],
+  ): Promise<WebSocket>;
+}
+
+/** Returns the {@link WsClients} of a test file, whose cleanups terminate every client. */
+export function wsClients(cleanups: Cleanups): WsClients {
+  const client: WsClients['client'] = (port, path, options = {}, protocols = []) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}${path}`, protocols, options);
+    // Terminating a client still connecting reports an error; the test is over by then.
+    cleanups.push(() => {
+      ws.on('error', () => {});
+      ws.terminate();
+    });
+    return ws;
+  };
+  return {
+    client,
+    async open(port, path, options, protocols) {
+      const ws = client(port, path, options, protocols);
+      await once(ws, 'open');
+      return ws;
+    },
+  };
+}
+
+/** Resolves with the next message a `ws` client receives, as text. */
+export function nextMessage(ws: WebSocket): Promise<string> {
+  return new Promise((resolve) => ws.once('message', (data: Buffer) => resolve(data.toString())));
+}
+
+/** Resolves with the close code and reason once a `ws` client's connection has closed. */
+export async function closeOf(ws: WebSocket): Promise<{ code: number; reason: string }> {
+  const [code, reason] = (await once(ws, 'close')) as [number, Buffer];
+  return { code, reason: reason.toString() };
 }

@@ -8,6 +8,7 @@
 import { once } from 'node:events';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { parseFrameHeader } from '../helpers/frames';
+import { listenOnLoopback, serverCloser } from '../helpers/listen';
 
 /** `toServer`: written by the client; `toClient`: written by the server. */
 export type Direction = 'toServer' | 'toClient';
@@ -212,28 +213,21 @@ export interface WireTap {
 
 /** Starts a tap on 127.0.0.1 (port 0) relaying to `targetPort` on 127.0.0.1. */
 export async function startTap(targetPort: number): Promise<WireTap> {
-  const sockets = new Set<Socket>();
-  const track = (socket: Socket): void => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-  };
   const connections: TappedConnection[] = [];
   const waiting: ((c: TappedConnection) => void)[] = [];
   const server: Server = createServer({ allowHalfOpen: true }, (client) => {
-    track(client);
     client.setNoDelay(true);
     // Writes to `upstream` wait in its buffer until it connects.
     const upstream = connect({ port: targetPort, host: '127.0.0.1', allowHalfOpen: true });
-    track(upstream);
+    closer.track(upstream);
     upstream.setNoDelay(true);
     const tapped = new TappedConnection(client, upstream);
     const waiter = waiting.shift();
     if (waiter !== undefined) waiter(tapped);
     else connections.push(tapped);
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const port = (server.address() as { port: number }).port;
+  const closer = serverCloser(server);
+  const port = await listenOnLoopback(server);
   return {
     port,
     url: `ws://127.0.0.1:${port}`,
@@ -242,9 +236,6 @@ export async function startTap(targetPort: number): Promise<WireTap> {
       if (ready !== undefined) return Promise.resolve(ready);
       return new Promise((resolve) => waiting.push(resolve));
     },
-    async close() {
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
+    close: closer.close,
   };
 }

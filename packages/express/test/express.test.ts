@@ -4,31 +4,28 @@
  */
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import express, { type Application, type NextFunction, type Request, type Response } from 'express';
 import request from 'supertest';
-import WebSocket from 'ws';
-import { HandshakeError, TextMessage, Upgrader, type Conn } from '@silverback/websocket';
+import { TextMessage, Upgrader, type Conn } from '@silverback/websocket';
 import {
   inject,
   websocket,
   type ExpressWebSocket,
   type ExpressWebSocketOptions,
 } from '@silverback/express';
-import { TEST_KEY, rawUpgradeAnswer } from '../../../test/helpers/upgrade-request';
+import {
+  expectCompressionPerRoute,
+  expectWelcomeAndEcho,
+  handshakeRefusal,
+} from '../../../test/helpers/adapter-checks';
+import { useCleanups } from '../../../test/helpers/cleanups';
+import { serverCloser } from '../../../test/helpers/listen';
+import { rawUpgradeAnswer, UPGRADE_HEADERS } from '../../../test/helpers/upgrade-request';
+import { closeOf, nextMessage, wsClients } from '../../../test/helpers/ws-client';
 
-const UPGRADE_HEADERS = {
-  Connection: 'Upgrade',
-  Upgrade: 'websocket',
-  'Sec-WebSocket-Key': TEST_KEY,
-  'Sec-WebSocket-Version': '13',
-};
-
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = useCleanups();
+const { client, open } = wsClients(cleanups);
 
 interface Started {
   app: Application;
@@ -38,17 +35,9 @@ interface Started {
   errors: unknown[];
 }
 
-// Tracks a server's sockets so that cleanup can end them, then closes the server.
+// Ends a server's sockets, then closes it, after the test.
 function cleanupServer(server: Server): void {
-  const sockets = new Set<Socket>();
-  server.on('connection', (socket: Socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-  });
-  cleanups.push(async () => {
-    for (const socket of sockets) socket.destroy();
-    if (server.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
-  });
+  cleanups.push(serverCloser(server).close);
 }
 
 async function startApp(
@@ -64,38 +53,6 @@ async function startApp(
   cleanupServer(server);
   await once(server, 'listening');
   return { app, handle, server, port: (server.address() as { port: number }).port, errors };
-}
-
-function client(
-  port: number,
-  path: string,
-  options: WebSocket.ClientOptions = {},
-  protocols: string[] = [],
-) {
-  const ws = new WebSocket(`ws://127.0.0.1:${port}${path}`, protocols, options);
-  ws.on('error', () => {}); // a refused handshake is what some tests expect
-  cleanups.push(() => ws.terminate());
-  return ws;
-}
-
-async function open(
-  port: number,
-  path: string,
-  options: WebSocket.ClientOptions = {},
-  protocols: string[] = [],
-) {
-  const ws = client(port, path, options, protocols);
-  await once(ws, 'open');
-  return ws;
-}
-
-function nextMessage(ws: WebSocket): Promise<string> {
-  return new Promise((resolve) => ws.once('message', (data: Buffer) => resolve(data.toString())));
-}
-
-async function closeOf(ws: WebSocket): Promise<{ code: number; reason: string }> {
-  const [code, reason] = (await once(ws, 'close')) as [number, Buffer];
-  return { code, reason: reason.toString() };
 }
 
 async function echo(conn: Conn): Promise<void> {
@@ -322,13 +279,7 @@ describe('options', () => {
       },
       { enableCompression: false },
     );
-    const deflate = await open(port, '/deflate', { perMessageDeflate: true });
-    expect(deflate.extensions).toContain('permessage-deflate');
-    const text = 'compress me '.repeat(200);
-    deflate.send(text);
-    expect(await nextMessage(deflate)).toBe(text);
-    const plain = await open(port, '/plain', { perMessageDeflate: true });
-    expect(plain.extensions).toBe('');
+    await expectCompressionPerRoute(open, port, 'compress me '.repeat(200));
   });
 
   test('checkOrigin receives the Express request; the default is same-origin', async () => {
@@ -492,11 +443,7 @@ describe('inject', () => {
       headers: { authorization: 'Bearer good' },
       subprotocols: ['chat'],
     });
-    expect(conn.subprotocol()).toBe('chat');
-    expect((await conn.readMessage()).data.toString()).toBe('welcome to blue');
-    await conn.writeMessage(TextMessage, 'ping');
-    expect((await conn.readMessage()).data.toString()).toBe('ping');
-    await conn.closeGracefully();
+    await expectWelcomeAndEcho(conn, 'blue');
   });
 
   test('rejects with the status, headers and body the middleware answered', async () => {
@@ -505,9 +452,7 @@ describe('inject', () => {
     cleanups.push(() => handle.close());
     app.use(auth);
     app.ws('/rooms/:room', echo);
-    const err = await inject(app, '/rooms/blue').catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(HandshakeError);
-    const { status, response } = err as HandshakeError;
+    const { status, response } = await handshakeRefusal(inject(app, '/rooms/blue'));
     expect(status).toBe(401);
     expect(response?.headers['www-authenticate']).toBe('Bearer realm="chat"');
     expect(response?.body.toString()).toBe('login first');

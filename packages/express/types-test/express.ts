@@ -12,16 +12,7 @@ import {
   type ExpressWebSocket,
   type WebSocketRequestHandler,
 } from '@silverback/express';
-
-// Exact type equality: `expectType<A>()(value)` fails unless value's type is exactly A.
-type Equal<A, B> =
-  (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
-function expectType<Expected>() {
-  return <Actual>(
-    _value: Actual,
-    ..._equal: Equal<Expected, Actual> extends true ? [] : [never]
-  ) => {};
-}
+import { expectType } from '../../../test/helpers/expect-type';
 
 const app = express();
 const handle = websocket(app, {

@@ -13,7 +13,6 @@ import Fastify, {
   type FastifyServerOptions,
 } from 'fastify';
 import request from 'supertest';
-import WebSocket from 'ws';
 import {
   BinaryMessage,
   HandshakeError,
@@ -25,11 +24,12 @@ import {
 import websocket, { type FastifyWebSocketOptions } from '@silverback/fastify';
 import { rawConnect } from '../../../test/helpers/raw-client';
 import { rawUpgradeAnswer } from '../../../test/helpers/upgrade-request';
+import { expectCompressionPerRoute } from '../../../test/helpers/adapter-checks';
+import { useCleanups } from '../../../test/helpers/cleanups';
+import { closeOf, nextMessage, wsClients } from '../../../test/helpers/ws-client';
 
-const cleanups: (() => Promise<unknown> | void)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = useCleanups();
+const { client, open } = wsClients(cleanups);
 
 /** An app with the plugin registered, closed after the test. */
 async function build(
@@ -46,41 +46,6 @@ async function build(
 async function listen(app: FastifyInstance): Promise<number> {
   await app.listen({ port: 0, host: '127.0.0.1' });
   return (app.server.address() as { port: number }).port;
-}
-
-function client(
-  port: number,
-  path: string,
-  options: WebSocket.ClientOptions = {},
-  protocols: string[] = [],
-): WebSocket {
-  const ws = new WebSocket(`ws://127.0.0.1:${port}${path}`, protocols, options);
-  // Terminating a refused client reports an error; the test has already seen the refusal.
-  cleanups.push(() => {
-    ws.on('error', () => {});
-    ws.terminate();
-  });
-  return ws;
-}
-
-async function open(
-  port: number,
-  path: string,
-  options: WebSocket.ClientOptions = {},
-  protocols: string[] = [],
-): Promise<WebSocket> {
-  const ws = client(port, path, options, protocols);
-  await once(ws, 'open');
-  return ws;
-}
-
-function nextMessage(ws: WebSocket): Promise<string> {
-  return new Promise((resolve) => ws.once('message', (data: Buffer) => resolve(data.toString())));
-}
-
-async function closeOf(ws: WebSocket): Promise<{ code: number; reason: string }> {
-  const [code, reason] = (await once(ws, 'close')) as [number, Buffer];
-  return { code, reason: reason.toString() };
 }
 
 /** The client side of an injected connection, closed after the test. */
@@ -488,13 +453,7 @@ describe('real clients', () => {
     app.get('/deflate', { websocket: true }, echo);
     app.get('/plain', { websocket: { enableCompression: false } }, echo);
     const port = await listen(app);
-    const deflate = await open(port, '/deflate', { perMessageDeflate: true });
-    expect(deflate.extensions).toContain('permessage-deflate');
-    const message = 'compress me '.repeat(500);
-    deflate.send(message);
-    expect(await nextMessage(deflate)).toBe(message);
-    const plain = await open(port, '/plain', { perMessageDeflate: true });
-    expect(plain.extensions).toBe('');
+    await expectCompressionPerRoute(open, port, 'compress me '.repeat(500));
   });
 
   test('checkOrigin receives the FastifyRequest; the default is same-origin', async () => {

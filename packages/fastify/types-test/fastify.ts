@@ -11,16 +11,7 @@ import websocket, {
   type FastifyWebSocketOptions,
   type WebSocketHandler,
 } from '@silverback/fastify';
-
-// Exact type equality: `expectType<A>()(value)` fails unless the value's type is exactly A.
-type Equal<A, B> =
-  (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
-function expectType<Expected>() {
-  return <Actual>(
-    _value: Actual,
-    ..._equal: Equal<Expected, Actual> extends true ? [] : [never]
-  ) => {};
-}
+import { expectType } from '../../../test/helpers/expect-type';
 
 const app = Fastify();
 expectType<typeof websocket>()(namedPlugin);

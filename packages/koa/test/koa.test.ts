@@ -11,14 +11,7 @@ import Koa from 'koa';
 import Router from '@koa/router';
 import request from 'supertest';
 import WebSocket from 'ws';
-import {
-  Dialer,
-  HandshakeError,
-  isCloseError,
-  TextMessage,
-  Upgrader,
-  type Conn,
-} from '@silverback/websocket';
+import { Dialer, isCloseError, TextMessage, Upgrader, type Conn } from '@silverback/websocket';
 import {
   attach,
   inject,
@@ -27,20 +20,22 @@ import {
   type KoaWebSocket,
   type KoaWebSocketOptions,
 } from '@silverback/koa';
-import { TEST_KEY, rawUpgradeAnswer, upgradeRequest } from '../../../test/helpers/upgrade-request';
-import { connectWs } from '../../../test/helpers/ws-client';
+import {
+  expectCompressionPerRoute,
+  expectWelcomeAndEcho,
+  handshakeRefusal,
+} from '../../../test/helpers/adapter-checks';
+import { useCleanups } from '../../../test/helpers/cleanups';
+import { serverCloser } from '../../../test/helpers/listen';
+import {
+  rawUpgradeAnswer,
+  UPGRADE_HEADERS,
+  upgradeRequest,
+} from '../../../test/helpers/upgrade-request';
+import { connectWs, wsClients } from '../../../test/helpers/ws-client';
 
-const UPGRADE_HEADERS = {
-  Connection: 'Upgrade',
-  Upgrade: 'websocket',
-  'Sec-WebSocket-Key': TEST_KEY,
-  'Sec-WebSocket-Version': '13',
-};
-
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = useCleanups();
+const { open: openWs } = wsClients(cleanups);
 
 interface Started {
   app: Koa;
@@ -51,17 +46,9 @@ interface Started {
   errors: { err: Error; ctx: Koa.Context | undefined }[];
 }
 
-// Tracks a server's sockets so that cleanup can end them, then closes the server.
+// Ends a server's sockets, then closes it, after the test.
 function cleanupServer(server: Server): void {
-  const sockets = new Set<Socket>();
-  server.on('connection', (socket: Socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-  });
-  cleanups.push(async () => {
-    for (const socket of sockets) socket.destroy();
-    if (server.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
-  });
+  cleanups.push(serverCloser(server).close);
 }
 
 function newApp(options: KoaWebSocketOptions = {}) {
@@ -428,13 +415,7 @@ describe('options', () => {
         }),
       { enableCompression: false },
     );
-    const deflate = await open(port, '/deflate', { perMessageDeflate: true });
-    expect(deflate.ws.extensions).toContain('permessage-deflate');
-    const text = 'compress me '.repeat(200);
-    deflate.ws.send(text);
-    expect(await deflate.next()).toBe(text);
-    const plain = await open(port, '/plain', { perMessageDeflate: true });
-    expect(plain.ws.extensions).toBe('');
+    await expectCompressionPerRoute(openWs, port, 'compress me '.repeat(200));
   });
 
   test('checkOrigin receives the Koa ctx; the default is same-origin', async () => {
@@ -686,20 +667,14 @@ describe('inject', () => {
       headers: { cookie: 'session=ann' },
       subprotocols: ['chat'],
     });
-    expect(conn.subprotocol()).toBe('chat');
-    expect((await conn.readMessage()).data.toString()).toBe('welcome to blue');
-    await conn.writeMessage(TextMessage, 'ping');
-    expect((await conn.readMessage()).data.toString()).toBe('ping');
-    await conn.closeGracefully();
+    await expectWelcomeAndEcho(conn, 'blue');
   });
 
   test('rejects with the status, headers and body the middleware answered', async () => {
     const { app } = newApp();
     app.use(auth);
     routes(app, (router) => router.get('/rooms/:room', websocketRoute(echo)));
-    const err = await inject(app, '/rooms/blue').catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(HandshakeError);
-    const { status, response } = err as HandshakeError;
+    const { status, response } = await handshakeRefusal(inject(app, '/rooms/blue'));
     expect(status).toBe(401);
     expect(response?.headers['www-authenticate']).toBe('Cookie realm="chat"');
     expect(response?.body.toString()).toBe('login first');

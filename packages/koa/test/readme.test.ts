@@ -6,10 +6,12 @@
 import { once } from 'node:events';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
-import { Server as NetServer, type Socket } from 'node:net';
+import { Server as NetServer } from 'node:net';
 import { join } from 'node:path';
 import request from 'supertest';
 import ts from 'typescript';
+import { useCleanups } from '../../../test/helpers/cleanups';
+import { serverCloser, type ServerCloser } from '../../../test/helpers/listen';
 import { rawUpgradeAnswer } from '../../../test/helpers/upgrade-request';
 import { connectWs } from '../../../test/helpers/ws-client';
 
@@ -28,10 +30,7 @@ function quickStart(): string {
 }
 
 const source = quickStart();
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = useCleanups();
 
 test('the quick start type-checks against the packages', () => {
   mkdirSync(workDir, { recursive: true });
@@ -63,16 +62,13 @@ test('the quick start type-checks against the packages', () => {
 test('the quick start serves its room with auth, and plain routes beside it', async () => {
   // Every server the snippet starts listens on a free loopback port instead of 8080.
   const servers: Server[] = [];
-  const sockets = new Set<Socket>();
+  const closers: ServerCloser[] = [];
   const listen = NetServer.prototype.listen as (this: NetServer, ...args: unknown[]) => NetServer;
   const spy = jest.spyOn(NetServer.prototype, 'listen').mockImplementation(function (
     this: NetServer,
   ) {
     servers.push(this as Server);
-    this.on('connection', (socket: Socket) => {
-      sockets.add(socket);
-      socket.once('close', () => sockets.delete(socket));
-    });
+    closers.push(serverCloser(this));
     return listen.call(this, 0, '127.0.0.1');
   });
   cleanups.push(() => spy.mockRestore());
@@ -93,10 +89,7 @@ test('the quick start serves its room with auth, and plain routes beside it', as
 
   expect(servers).toHaveLength(1);
   const server = servers[0]!;
-  cleanups.push(async () => {
-    for (const socket of sockets) socket.destroy();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  });
+  cleanups.push(closers[0]!.close);
   if (!server.listening) await once(server, 'listening');
   const { port } = server.address() as { port: number };
 

@@ -29,7 +29,10 @@ import {
   type WebSocketRouteOptions,
 } from '@silverback/websocket/adapter';
 import { parseFrame } from '../../../test/helpers/frames';
+import { useCleanups } from '../../../test/helpers/cleanups';
+import { listenOnLoopback, serverCloser } from '../../../test/helpers/listen';
 import { rawUpgradeAnswer, TEST_KEY, upgradeRequest } from '../../../test/helpers/upgrade-request';
+import { closeOf, nextMessage, wsClients } from '../../../test/helpers/ws-client';
 
 // A stand-in for a framework's request object: what checkOrigin and handlers receive.
 interface MiniRequest {
@@ -93,27 +96,13 @@ interface Fixture {
   errors: [unknown, UpgradeErrorContext<MiniRequest>][];
 }
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = useCleanups();
+const { open: wsClient } = wsClients(cleanups);
 
-const serverSockets = new WeakMap<Server, Set<Socket>>();
-
+// Listens on the loopback interface; the test's cleanup ends its sockets and closes it.
 async function listen(server: Server): Promise<number> {
-  const sockets = new Set<Socket>();
-  serverSockets.set(server, sockets);
-  server.on('connection', (socket: Socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  cleanups.push(async () => {
-    for (const socket of sockets) socket.destroy();
-    if (server.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
-  });
-  return (server.address() as { port: number }).port;
+  cleanups.push(serverCloser(server).close);
+  return listenOnLoopback(server);
 }
 
 async function start(
@@ -133,28 +122,8 @@ async function start(
   return { server, port, layer, errors };
 }
 
-async function wsClient(
-  port: number,
-  path: string,
-  options: WebSocket.ClientOptions & { protocols?: string[] } = {},
-): Promise<WebSocket> {
-  const ws = new WebSocket(`ws://127.0.0.1:${port}${path}`, options.protocols ?? [], options);
-  cleanups.push(() => ws.terminate());
-  await once(ws, 'open');
-  return ws;
-}
-
 async function echo(conn: Conn): Promise<void> {
   for await (const { type, data } of conn) await conn.writeMessage(type, data);
-}
-
-function nextMessage(ws: WebSocket): Promise<string> {
-  return new Promise((resolve) => ws.once('message', (data: Buffer) => resolve(data.toString())));
-}
-
-async function closeOf(ws: WebSocket): Promise<{ code: number; reason: string }> {
-  const [code, reason] = (await once(ws, 'close')) as [number, Buffer];
-  return { code, reason: reason.toString() };
 }
 
 describe('upgrade dispatch', () => {
@@ -286,6 +255,7 @@ describe('upgrade dispatch', () => {
     layer.attach(server);
     const port = await listen(server);
     cleanups.push(() => layer.close());
+    const connected = once(server, 'connection') as Promise<[Socket]>;
     const client = connect(port, '127.0.0.1');
     client.on('error', () => {});
     await once(client, 'connect');
@@ -295,8 +265,8 @@ describe('upgrade dispatch', () => {
     );
     await inPipeline;
     // A reset, not a FIN: the server's socket errors (ECONNRESET) while no Conn owns it yet.
-    const [serverSocket] = serverSockets.get(server)!;
-    const serverClosed = new Promise((resolve) => serverSocket!.once('close', resolve));
+    const [serverSocket] = await connected;
+    const serverClosed = new Promise((resolve) => serverSocket.once('close', resolve));
     client.resetAndDestroy();
     await serverClosed;
     release();
@@ -584,10 +554,7 @@ describe('per-route options', () => {
       },
       '/plain': { ws: echo },
     });
-    const chat = await wsClient(port, '/chat', {
-      protocols: ['chat.v1', 'chat.v2'],
-      perMessageDeflate: true,
-    });
+    const chat = await wsClient(port, '/chat', { perMessageDeflate: true }, ['chat.v1', 'chat.v2']);
     expect(chat.protocol).toBe('chat.v1');
     expect(chat.extensions).toContain('permessage-deflate');
     const closed = closeOf(chat);

@@ -2,7 +2,6 @@
  * The Dialer through an HTTP CONNECT proxy (a small one this file runs on loopback), and the
  * choice of a proxy from the environment, which applies only when the application asks for it.
  */
-import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -13,6 +12,7 @@ import {
   TextMessage,
   type Conn,
 } from '@silverback/websocket';
+import { listenOnLoopback, serverCloser } from '../../../test/helpers/listen';
 import { echo, startServer, type TestServer } from '../../../test/helpers/server';
 import {
   generateCertificates,
@@ -31,10 +31,9 @@ interface TestProxy {
 
 async function startProxy(credentials?: string): Promise<TestProxy> {
   const server: Server = createServer((_req, res) => res.writeHead(405).end());
-  const sockets = new Set<Duplex>();
+  const closer = serverCloser(server);
   const track = (socket: Duplex): void => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
+    closer.track(socket);
     socket.on('error', () => {});
   };
   const requests: TestProxy['requests'] = [];
@@ -64,18 +63,8 @@ async function startProxy(credentials?: string): Promise<TestProxy> {
       client.pipe(upstream).pipe(client);
     });
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const port = (server.address() as { port: number }).port;
-  return {
-    port,
-    url: `http://127.0.0.1:${port}`,
-    requests,
-    async close() {
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
+  const port = await listenOnLoopback(server);
+  return { port, url: `http://127.0.0.1:${port}`, requests, close: closer.close };
 }
 
 let target: TestServer;
