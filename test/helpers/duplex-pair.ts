@@ -11,6 +11,15 @@
  * By default the first end allows half-open connections, as the sockets an HTTP server upgrades
  * do, and the second does not, as a client socket from `net.connect`: it ends its side as soon as
  * the other end's FIN arrives.
+ *
+ * Why not `MemorySocket` (`@silverback/websocket/adapter`), the package's own in-memory pair that
+ * `inject` uses: it hands each write to the peer whole, so a 1 MiB write lands in the reader's
+ * buffer at once and no test could see a reader that stops reading hold its writer back (the
+ * `bytesSent` checks in conn-read.test.ts), nor a frame arrive in socket-sized pieces; its two
+ * ends are both half-open, with Node's default buffer sizes. Giving it slices, per-end options
+ * and a byte count would put test-only knobs into a runtime class and change what `inject`
+ * delivers; and the connection tests would then rest on code of the package under test. So this
+ * pair stays the tests' own, and `MemorySocket` is tested as part of the adapter layer.
  */
 import { Duplex } from 'node:stream';
 import { Conn } from '@silverback/websocket';

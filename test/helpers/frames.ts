@@ -60,14 +60,18 @@ export function closePayload(code: number, reason = ''): Buffer {
   return out;
 }
 
-/** A frame's header: everything before the payload. */
-export interface FrameHeader {
+/** The flags and opcode of a frame's first two bytes. */
+export interface FrameFlags {
   fin: boolean;
   rsv1: boolean;
   rsv2: boolean;
   rsv3: boolean;
   opcode: number;
   masked: boolean;
+}
+
+/** A frame's header: everything before the payload. */
+export interface FrameHeader extends FrameFlags {
   /** The masking key, when masked. */
   maskKey: Buffer | undefined;
   /** The payload's length, as the header states it. */
@@ -115,14 +119,8 @@ export function parseFrameHeader(buf: Buffer): FrameHeader | undefined {
   };
 }
 
-/** A parsed frame. */
-export interface ParsedFrame {
-  fin: boolean;
-  rsv1: boolean;
-  rsv2: boolean;
-  rsv3: boolean;
-  opcode: number;
-  masked: boolean;
+/** A parsed frame, its payload unmasked. */
+export interface ParsedFrame extends FrameFlags {
   payload: Buffer;
 }
 
@@ -133,20 +131,9 @@ export interface ParsedFrame {
 export function parseFrame(buf: Buffer): { frame: ParsedFrame; size: number } | undefined {
   const header = parseFrameHeader(buf);
   if (header === undefined) return undefined;
-  const { headerSize: p, payloadLength: len, maskKey: key } = header;
+  const { headerSize: p, payloadLength: len, maskKey: key, ...flags } = header;
   if (buf.length < p + len) return undefined;
   const payload = Buffer.from(buf.subarray(p, p + len));
   if (key) for (let i = 0; i < payload.length; i++) payload[i]! ^= key[i % 4]!;
-  return {
-    frame: {
-      fin: header.fin,
-      rsv1: header.rsv1,
-      rsv2: header.rsv2,
-      rsv3: header.rsv3,
-      opcode: header.opcode,
-      masked: header.masked,
-      payload,
-    },
-    size: p + len,
-  };
+  return { frame: { ...flags, payload }, size: p + len };
 }

@@ -7,6 +7,7 @@ import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { parseFrame, type ParsedFrame } from './frames';
+import { upgradeRequestHead } from './upgrade-request';
 
 /** A raw WebSocket peer over any byte stream: exact bytes out, parsed frames in. */
 export interface RawPeer {
@@ -26,10 +27,6 @@ export interface RawClient extends RawPeer {
   /** The server's handshake answer (status line and headers). */
   response: string;
 }
-
-/** The key of RFC 6455's example handshake, with its accept value. */
-export const SAMPLE_KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
-export const SAMPLE_ACCEPT = 's3pPLMBiTxaQ9kYGzzhZRbK+xOo=';
 
 /**
  * Wraps a stream whose WebSocket handshake is done (or was never needed, in memory): `initial`
@@ -93,18 +90,7 @@ export async function rawConnect(
   socket.setNoDelay(true);
   socket.on('error', () => {});
   await once(socket, 'connect');
-  const lines = [
-    `GET ${path} HTTP/1.1`,
-    `Host: 127.0.0.1:${port}`,
-    'Upgrade: websocket',
-    'Connection: Upgrade',
-    `Sec-WebSocket-Key: ${SAMPLE_KEY}`,
-    'Sec-WebSocket-Version: 13',
-    ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
-    '',
-    '',
-  ];
-  socket.write(lines.join('\r\n'));
+  socket.write(upgradeRequestHead(port, path, headers));
 
   // Read up to the end of the answer's head; the rest belongs to the frame stream.
   let buffer = Buffer.alloc(0);

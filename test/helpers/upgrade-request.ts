@@ -20,8 +20,10 @@ export interface UpgradeAnswer {
   head?: Buffer;
 }
 
-/** A valid `Sec-WebSocket-Key`. */
+/** The key of RFC 6455's example handshake (section 1.3): a valid `Sec-WebSocket-Key`. */
 export const TEST_KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
+/** The `Sec-WebSocket-Accept` value for {@link TEST_KEY}, from the same example. */
+export const TEST_ACCEPT = 's3pPLMBiTxaQ9kYGzzhZRbK+xOo=';
 
 /** The headers that make a GET a valid WebSocket upgrade request (RFC 6455 section 4.1). */
 export const UPGRADE_HEADERS = {
@@ -92,18 +94,7 @@ export async function rawUpgradeAnswer(
   const socket = connect(port, '127.0.0.1');
   socket.on('error', () => {});
   await once(socket, 'connect');
-  const lines = [
-    `GET ${path} HTTP/1.1`,
-    `Host: 127.0.0.1:${port}`,
-    'Connection: Upgrade',
-    'Upgrade: websocket',
-    `Sec-WebSocket-Key: ${TEST_KEY}`,
-    'Sec-WebSocket-Version: 13',
-    ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`),
-    '',
-    '',
-  ];
-  socket.write(lines.join('\r\n'));
+  socket.write(upgradeRequestHead(port, path, headers));
   const chunks: Buffer[] = [];
   socket.on('data', (chunk: Buffer) => chunks.push(chunk));
   await once(socket, 'end');
@@ -117,6 +108,27 @@ export async function rawUpgradeAnswer(
     head,
     body: /\r\ntransfer-encoding: chunked\r\n/i.test(`${head}\r\n`) ? unchunk(raw) : raw,
   };
+}
+
+/**
+ * The head of `GET path` to 127.0.0.1:`port` with the WebSocket upgrade headers, then `headers`
+ * (added, never replacing), as a client that writes its request by hand sends it.
+ */
+export function upgradeRequestHead(
+  port: number,
+  path: string,
+  headers: Record<string, string> = {},
+): string {
+  const lines = [
+    `GET ${path} HTTP/1.1`,
+    `Host: 127.0.0.1:${port}`,
+    ...[...Object.entries(UPGRADE_HEADERS), ...Object.entries(headers)].map(
+      ([name, value]) => `${name}: ${value}`,
+    ),
+    '',
+    '',
+  ];
+  return lines.join('\r\n');
 }
 
 // Decodes a chunked body (RFC 9112 section 7.1), ignoring chunk extensions and trailers.

@@ -31,7 +31,11 @@ import {
 import { parseFrame } from '../../../test/helpers/frames';
 import { useCleanups } from '../../../test/helpers/cleanups';
 import { listenOnLoopback, serverCloser } from '../../../test/helpers/listen';
-import { rawUpgradeAnswer, TEST_KEY, upgradeRequest } from '../../../test/helpers/upgrade-request';
+import {
+  rawUpgradeAnswer,
+  upgradeRequest,
+  upgradeRequestHead,
+} from '../../../test/helpers/upgrade-request';
 import { closeOf, nextMessage, wsClients } from '../../../test/helpers/ws-client';
 
 // A stand-in for a framework's request object: what checkOrigin and handlers receive.
@@ -259,10 +263,7 @@ describe('upgrade dispatch', () => {
     const client = connect(port, '127.0.0.1');
     client.on('error', () => {});
     await once(client, 'connect');
-    client.write(
-      `GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n` +
-        `Sec-WebSocket-Key: ${TEST_KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
-    );
+    client.write(upgradeRequestHead(port, '/'));
     await inPipeline;
     // A reset, not a FIN: the server's socket errors (ECONNRESET) while no Conn owns it yet.
     const [serverSocket] = await connected;

@@ -13,7 +13,8 @@ import {
 } from '@silverback/websocket';
 import { duplexPair } from '../../../test/helpers/duplex-pair';
 import { frame } from '../../../test/helpers/frames';
-import { rawConnect, SAMPLE_ACCEPT, SAMPLE_KEY } from '../../../test/helpers/raw-client';
+import { rawConnect } from '../../../test/helpers/raw-client';
+import { TEST_ACCEPT, TEST_KEY } from '../../../test/helpers/upgrade-request';
 import {
   startServer,
   type TestServer,
@@ -49,7 +50,7 @@ function upgradeHeaders(port: number): Headers {
     Host: `127.0.0.1:${port}`,
     Upgrade: 'websocket',
     Connection: 'Upgrade',
-    'Sec-WebSocket-Key': SAMPLE_KEY,
+    'Sec-WebSocket-Key': TEST_KEY,
     'Sec-WebSocket-Version': '13',
   };
 }
@@ -248,7 +249,7 @@ describe('upgrade() never throws', () => {
           upgrade: 'websocket',
           connection: 'upgrade',
           'sec-websocket-version': '13',
-          'sec-websocket-key': SAMPLE_KEY,
+          'sec-websocket-key': TEST_KEY,
           'set-cookie': ['a', 'b'],
           origin: 'http://other',
         },
@@ -283,7 +284,7 @@ describe('successful handshakes', () => {
     expect(answer.headers).toEqual({
       upgrade: ['websocket'],
       connection: ['Upgrade'],
-      'sec-websocket-accept': [SAMPLE_ACCEPT],
+      'sec-websocket-accept': [TEST_ACCEPT],
     });
   });
 
