@@ -4,10 +4,9 @@
  */
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { Duplex } from 'node:stream';
 import express, { type Application, type NextFunction, type Request, type Response } from 'express';
 import request from 'supertest';
-import { TextMessage, Upgrader, type Conn } from '@silverback/websocket';
+import { TextMessage, type Conn } from '@silverback/websocket';
 import {
   inject,
   websocket,
@@ -15,7 +14,9 @@ import {
   type ExpressWebSocketOptions,
 } from '@silverback/express';
 import {
+  expectBesideAnotherUpgradeListener,
   expectCompressionPerRoute,
+  expectUpgradeRequired,
   expectWelcomeAndEcho,
   handshakeRefusal,
 } from '../../../test/helpers/adapter-checks';
@@ -25,7 +26,8 @@ import { rawUpgradeAnswer, UPGRADE_HEADERS } from '../../../test/helpers/upgrade
 import { closeOf, nextMessage, wsClients } from '../../../test/helpers/ws-client';
 
 const cleanups = useCleanups();
-const { client, open } = wsClients(cleanups);
+const clients = wsClients(cleanups);
+const { client, open } = clients;
 
 interface Started {
   app: Application;
@@ -184,9 +186,7 @@ describe('upgrades through the middleware stack', () => {
       }),
     );
     const res = await request(server).get('/status').set(UPGRADE_HEADERS);
-    expect(res.status).toBe(426);
-    expect(res.headers.upgrade).toBe('websocket');
-    expect(res.text).toBe('Upgrade Required\n');
+    expectUpgradeRequired(res);
     expect(ran).toBe(1);
   });
 
@@ -234,9 +234,7 @@ describe('the HTTP side', () => {
   test('a plain GET to a websocket-only route answers 426', async () => {
     const { server } = await startApp((app) => app.ws('/echo', echo));
     const res = await request(server).get('/echo');
-    expect(res.status).toBe(426);
-    expect(res.headers.upgrade).toBe('websocket');
-    expect(res.text).toBe('Upgrade Required\n');
+    expectUpgradeRequired(res);
   });
 
   test('a plain route declared after a websocket route on the same path answers plain GETs', async () => {
@@ -414,18 +412,7 @@ describe('handlers, shutdown and tracking', () => {
     const { server, port } = await startApp((app) => app.ws('/echo', echo), {
       shouldHandle: (req) => req.url !== '/hmr',
     });
-    const other = new Upgrader();
-    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-      if (req.url !== '/hmr') return;
-      void other
-        .upgrade(req, socket, head)
-        .then((conn) => conn.writeMessage(TextMessage, 'reload'));
-    });
-    const hmr = client(port, '/hmr');
-    expect(await nextMessage(hmr)).toBe('reload');
-    const ours = await open(port, '/echo');
-    ours.send('mine');
-    expect(await nextMessage(ours)).toBe('mine');
+    await expectBesideAnotherUpgradeListener(server, clients, port);
   });
 });
 

@@ -5,7 +5,6 @@
  */
 import { once } from 'node:events';
 import type { IncomingMessage } from 'node:http';
-import type { Duplex } from 'node:stream';
 import Fastify, {
   type FastifyInstance,
   type FastifyReply,
@@ -17,19 +16,23 @@ import {
   BinaryMessage,
   HandshakeError,
   TextMessage,
-  Upgrader,
   isCloseError,
   type Conn,
 } from '@silverback/websocket';
 import websocket, { type FastifyWebSocketOptions } from '@silverback/fastify';
 import { rawConnect } from '../../../test/helpers/raw-client';
 import { rawUpgradeAnswer } from '../../../test/helpers/upgrade-request';
-import { expectCompressionPerRoute } from '../../../test/helpers/adapter-checks';
+import {
+  expectBesideAnotherUpgradeListener,
+  expectCompressionPerRoute,
+  expectUpgradeRequired,
+} from '../../../test/helpers/adapter-checks';
 import { useCleanups } from '../../../test/helpers/cleanups';
 import { closeOf, nextMessage, wsClients } from '../../../test/helpers/ws-client';
 
 const cleanups = useCleanups();
-const { client, open } = wsClients(cleanups);
+const clients = wsClients(cleanups);
+const { client, open } = clients;
 
 /** An app with the plugin registered, closed after the test. */
 async function build(
@@ -352,9 +355,7 @@ describe('the HTTP side', () => {
     const port = await listen(app);
     const http = request(`http://127.0.0.1:${port}`);
     const get = await http.get('/echo');
-    expect(get.status).toBe(426);
-    expect(get.headers.upgrade).toBe('websocket');
-    expect(get.text).toBe('Upgrade Required\n');
+    expectUpgradeRequired(get);
     const head = await http.head('/echo');
     expect(head.status).toBe(426);
     expect(head.headers.upgrade).toBe('websocket');
@@ -524,20 +525,8 @@ describe('real clients', () => {
   test("another 'upgrade' listener on the same server keeps working", async () => {
     const app = await build({ shouldHandle: (req) => req.url !== '/hmr' });
     app.get('/echo', { websocket: true }, echo);
-    const other = new Upgrader();
-    app.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-      if (req.url !== '/hmr') return;
-      void other.upgrade(req, socket, head).then(async (conn) => {
-        await conn.writeMessage(TextMessage, 'reload');
-        await conn.closeGracefully();
-      });
-    });
     const port = await listen(app);
-    const hmr = client(port, '/hmr');
-    expect(await nextMessage(hmr)).toBe('reload');
-    const ours = await open(port, '/echo');
-    ours.send('mine');
-    expect(await nextMessage(ours)).toBe('mine');
+    await expectBesideAnotherUpgradeListener(app.server, clients, port);
   });
 });
 

@@ -6,12 +6,11 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { Socket } from 'node:net';
-import type { Duplex } from 'node:stream';
 import Koa from 'koa';
 import Router from '@koa/router';
 import request from 'supertest';
 import WebSocket from 'ws';
-import { Dialer, isCloseError, TextMessage, Upgrader, type Conn } from '@silverback/websocket';
+import { Dialer, isCloseError, TextMessage, type Conn } from '@silverback/websocket';
 import {
   attach,
   inject,
@@ -21,7 +20,9 @@ import {
   type KoaWebSocketOptions,
 } from '@silverback/koa';
 import {
+  expectBesideAnotherUpgradeListener,
   expectCompressionPerRoute,
+  expectUpgradeRequired,
   expectWelcomeAndEcho,
   handshakeRefusal,
 } from '../../../test/helpers/adapter-checks';
@@ -35,7 +36,8 @@ import {
 import { connectWs, wsClients } from '../../../test/helpers/ws-client';
 
 const cleanups = useCleanups();
-const { open: openWs } = wsClients(cleanups);
+const wsClientsOfFile = wsClients(cleanups);
+const { open: openWs } = wsClientsOfFile;
 
 interface Started {
   app: Koa;
@@ -265,9 +267,7 @@ describe('upgrades through the middleware stack', () => {
       ),
     );
     const res = await request(server).get('/status').set(UPGRADE_HEADERS);
-    expect(res.status).toBe(426);
-    expect(res.headers.upgrade).toBe('websocket');
-    expect(res.text).toBe('Upgrade Required\n');
+    expectUpgradeRequired(res);
     expect(ran).toBe(1);
   });
 
@@ -328,9 +328,7 @@ describe('the HTTP side', () => {
       routes(app, (router) => router.get('/echo', websocketRoute(echo))),
     );
     const res = await request(server).get('/echo');
-    expect(res.status).toBe(426);
-    expect(res.headers.upgrade).toBe('websocket');
-    expect(res.text).toBe('Upgrade Required\n');
+    expectUpgradeRequired(res);
   });
 
   test('a later middleware on the same path answers plain GETs; the socket still upgrades', async () => {
@@ -635,18 +633,7 @@ describe('handlers, shutdown and tracking', () => {
       (app) => routes(app, (router) => router.get('/echo', websocketRoute(echo))),
       { shouldHandle: (req) => req.url !== '/hmr' },
     );
-    const other = new Upgrader();
-    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-      if (req.url !== '/hmr') return;
-      void other
-        .upgrade(req, socket, head)
-        .then((conn) => conn.writeMessage(TextMessage, 'reload'));
-    });
-    const hmr = await open(port, '/hmr');
-    expect(await hmr.next()).toBe('reload');
-    const ours = await open(port, '/echo');
-    ours.ws.send('mine');
-    expect(await ours.next()).toBe('mine');
+    await expectBesideAnotherUpgradeListener(server, wsClientsOfFile, port);
   });
 });
 
