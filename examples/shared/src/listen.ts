@@ -50,19 +50,12 @@ export async function listen(
 ): Promise<Listening> {
   server.listen(options.port ?? 0, options.host);
   await once(server, 'listening');
-  const { port, family, address } = server.address() as AddressInfo;
-  const wildcard = address === '::' || address === '0.0.0.0';
-  const host =
-    wildcard && options.loopbackForWildcard
-      ? '127.0.0.1'
-      : family === 'IPv6'
-        ? `[${address}]`
-        : address;
+  const address = server.address() as AddressInfo;
 
   let stopping: Promise<void> | undefined;
   return {
-    port,
-    url: `http://${host}:${port}/`,
+    port: address.port,
+    url: pageUrl(address, options.loopbackForWildcard ?? false),
     close() {
       stopping ??= (async () => {
         const closing = closeServer(server);
@@ -73,6 +66,22 @@ export async function listen(
       return stopping;
     },
   };
+}
+
+/**
+ * The address of the page a server listening at `address` serves: `http://<host>:<port>/`, the
+ * host in brackets when it is IPv6, and `127.0.0.1` for a wildcard address (`::`, `0.0.0.0`) when
+ * `loopbackForWildcard` is set.
+ */
+export function pageUrl(address: AddressInfo, loopbackForWildcard: boolean): string {
+  const wildcard = address.address === '::' || address.address === '0.0.0.0';
+  const host =
+    wildcard && loopbackForWildcard
+      ? '127.0.0.1'
+      : address.family === 'IPv6'
+        ? `[${address.address}]`
+        : address.address;
+  return `http://${host}:${address.port}/`;
 }
 
 /**
