@@ -41,6 +41,7 @@ import {
   ReadLimitError,
   TimeoutError,
 } from './errors.js';
+import { DeadlineTimer } from './deadline.js';
 import { FrameReader, type FrameHandler } from './frame-reader.js';
 import { FrameWriter } from './frame-writer.js';
 import { MessageReader } from './message-reader.js';
@@ -194,9 +195,10 @@ export class Conn implements AsyncIterable<Message> {
   #readerFull = false; // that stream's buffer is full
   #socketPaused = false;
   #readError: Error | null = null; // final: reported once #queue is drained
-  #readDeadline: number | null = null;
-  #readTimer: NodeJS.Timeout | null = null;
-  #readTimerAt = 0;
+  readonly #readDeadline = new DeadlineTimer(() => {
+    this.#reader.stop();
+    this.#failRead(new TimeoutError('read'), true);
+  });
   #decompressor: Decompressor | null = null; // inflating #current
   #inflateBacklog = false; // the inflater's input buffer is full
   #pingHandler: ControlHandler | null = null;
@@ -211,9 +213,12 @@ export class Conn implements AsyncIterable<Message> {
   #openWriterType: DataMessageType = TextMessage;
   #openWriterStarted = false;
   #writeError: Error | null = null;
-  #writeDeadline: number | null = null;
-  #writeTimer: NodeJS.Timeout | null = null;
-  #writeTimerAt = 0;
+  readonly #writeDeadline = new DeadlineTimer(() => {
+    // Only writes still waiting fail now; others fail when they are made.
+    if (this.#writer.backedUp || this.#tasks.length > 0 || this.#openWriter !== null) {
+      this.#failWrite(new TimeoutError('write'));
+    }
+  });
   readonly #deflate: PerMessageDeflate | null;
   #compressWrites = true;
 
@@ -341,8 +346,8 @@ export class Conn implements AsyncIterable<Message> {
    * @param deadline - a `Date`, epoch milliseconds, or `null`.
    */
   setReadDeadline(deadline: Deadline): void {
-    this.#readDeadline = deadline === null ? null : toMillis(deadline);
-    this.#armReadTimer();
+    this.#readDeadline.set(deadline === null ? null : toMillis(deadline));
+    if (this.#readError === null) this.#readDeadline.arm();
   }
 
   /**
@@ -594,8 +599,8 @@ export class Conn implements AsyncIterable<Message> {
    * @param deadline - a `Date`, epoch milliseconds, or `null`.
    */
   setWriteDeadline(deadline: Deadline): void {
-    this.#writeDeadline = deadline === null ? null : toMillis(deadline);
-    this.#armWriteTimer();
+    this.#writeDeadline.set(deadline === null ? null : toMillis(deadline));
+    this.#writeDeadline.arm();
   }
 
   /**
@@ -1090,42 +1095,8 @@ export class Conn implements AsyncIterable<Message> {
       this.#queue.length = 0;
       this.#unreadBytes = 0;
     }
-    this.#clearReadTimer();
+    this.#readDeadline.stop();
     this.#serveWaiters();
-  }
-
-  #armReadTimer(): void {
-    const deadline = this.#readDeadline;
-    if (deadline === null || this.#readError !== null) {
-      this.#clearReadTimer();
-      return;
-    }
-    // A later deadline leaves the timer alone and is picked up when it fires, so extending the
-    // deadline on every pong costs no timer churn.
-    if (this.#readTimer !== null) {
-      if (this.#readTimerAt <= deadline) return;
-      clearTimeout(this.#readTimer);
-    }
-    this.#readTimerAt = deadline;
-    this.#readTimer = setTimeout(() => this.#onReadTimer(), Math.max(0, deadline - Date.now()));
-    this.#readTimer.unref();
-  }
-
-  #onReadTimer(): void {
-    this.#readTimer = null;
-    const deadline = this.#readDeadline;
-    if (deadline === null) return;
-    if (Date.now() < deadline) {
-      this.#armReadTimer();
-      return;
-    }
-    this.#reader.stop();
-    this.#failRead(new TimeoutError('read'), true);
-  }
-
-  #clearReadTimer(): void {
-    if (this.#readTimer !== null) clearTimeout(this.#readTimer);
-    this.#readTimer = null;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -1137,9 +1108,7 @@ export class Conn implements AsyncIterable<Message> {
     const drained = this.#writer.drained().then(() => {
       if (this.#writeError !== null) throw this.#writeError;
     });
-    const deadline = this.#writeDeadline;
-    if (deadline === null) return drained;
-    this.#armWriteTimer();
+    this.#writeDeadline.arm();
     return drained;
   }
 
@@ -1282,39 +1251,9 @@ export class Conn implements AsyncIterable<Message> {
   }
 
   #writeDeadlinePassed(): boolean {
-    if (this.#writeDeadline === null || Date.now() < this.#writeDeadline) return false;
+    if (!this.#writeDeadline.passed()) return false;
     this.#failWrite(new TimeoutError('write'));
     return true;
-  }
-
-  #armWriteTimer(): void {
-    const deadline = this.#writeDeadline;
-    if (deadline === null) {
-      if (this.#writeTimer !== null) clearTimeout(this.#writeTimer);
-      this.#writeTimer = null;
-      return;
-    }
-    if (this.#writeTimer !== null) {
-      if (this.#writeTimerAt <= deadline) return;
-      clearTimeout(this.#writeTimer);
-    }
-    this.#writeTimerAt = deadline;
-    this.#writeTimer = setTimeout(() => this.#onWriteTimer(), Math.max(0, deadline - Date.now()));
-    this.#writeTimer.unref();
-  }
-
-  #onWriteTimer(): void {
-    this.#writeTimer = null;
-    const deadline = this.#writeDeadline;
-    if (deadline === null) return;
-    if (Date.now() < deadline) {
-      this.#armWriteTimer();
-      return;
-    }
-    // Only writes still waiting fail now; others fail when they are made.
-    if (this.#writer.backedUp || this.#tasks.length > 0 || this.#openWriter !== null) {
-      this.#failWrite(new TimeoutError('write'));
-    }
   }
 
   #failWrite(err: Error): void {
@@ -1398,8 +1337,8 @@ export class Conn implements AsyncIterable<Message> {
     this.#failWrite(new CloseError(CloseAbnormalClosure, text, { cause }));
     this.#writer.abort();
     this.#deflate?.close();
-    this.#clearReadTimer();
-    if (this.#writeTimer !== null) clearTimeout(this.#writeTimer);
+    this.#readDeadline.stop();
+    this.#writeDeadline.stop();
     if (this.#closeTimer !== null) clearTimeout(this.#closeTimer);
     this.#resolveClosed();
   }
