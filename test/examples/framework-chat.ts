@@ -5,10 +5,10 @@
  */
 import { once } from 'node:events';
 import type { IncomingMessage, Server } from 'node:http';
-import type { Socket } from 'node:net';
 import request from 'supertest';
 import WebSocket from 'ws';
-import { HandshakeError, TextMessage, type Conn } from '@silverback/websocket';
+import { TextMessage, type Conn } from '@silverback/websocket';
+import { serverCloser } from '../helpers/listen';
 import { connectWs, type WsClient } from '../helpers/ws-client';
 
 /** A supertest client for one server: `http.get('/')`, `http.post('/login')`. */
@@ -25,26 +25,14 @@ export interface TrackedServer {
 }
 
 /**
- * Tracks the connections of `server`, whose `listen()` has just been called, and resolves once it
- * listens.
+ * Tracks the connections of `server`, whose `listen()` (the framework's `app.listen()`) has just
+ * been called, and resolves once it listens.
  */
 export async function trackServer(server: Server): Promise<TrackedServer> {
-  const sockets = new Set<Socket>();
-  server.on('connection', (socket: Socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-  });
+  const closer = serverCloser(server);
   await once(server, 'listening');
   const port = (server.address() as { port: number }).port;
-  return {
-    server,
-    port,
-    base: `http://127.0.0.1:${port}`,
-    async stop() {
-      for (const socket of sockets) socket.destroy();
-      if (server.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
+  return { server, port, base: `http://127.0.0.1:${port}`, stop: () => closer.close() };
 }
 
 /** What {@link signIn} got back. */
@@ -155,13 +143,6 @@ export async function crossOriginStatus(url: string, cookie: string): Promise<nu
   } finally {
     ws.terminate();
   }
-}
-
-/** Expects an in-memory upgrade (`inject`, `injectWS`) to be refused with `status`. */
-export async function expectRefused(attempt: Promise<Conn>, status: number): Promise<void> {
-  const err = await attempt.catch((e: unknown) => e);
-  expect(err).toBeInstanceOf(HandshakeError);
-  expect((err as HandshakeError).status).toBe(status);
 }
 
 /**

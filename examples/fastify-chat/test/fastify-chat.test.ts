@@ -7,13 +7,13 @@ import { once } from 'node:events';
 import request from 'supertest';
 import type WebSocket from 'ws';
 import { buildChatApp, SESSION_COOKIE, type ChatApp } from '../src/app';
+import { handshakeRefusal } from '../../../test/helpers/adapter-checks';
 import { rawUpgradeAnswer } from '../../../test/helpers/upgrade-request';
 import {
   chatPage,
   crossOriginStatus,
   expectAnnAndBobChat,
   expectChatInMemory,
-  expectRefused,
   expectSentToLogin,
   openChatSocket,
   signIn as signInWith,
@@ -67,7 +67,7 @@ test('the socket needs a session too: the auth hook refuses the upgrade with 401
   expect(anonymous.body).toBe('Sign in first\n');
   const forged = await rawUpgradeAnswer(port, '/ws', { Cookie: `${SESSION_COOKIE}=forged` });
   expect(forged.status).toBe(401);
-  await expectRefused(chat.app.injectWS('/ws'), 401);
+  expect((await handshakeRefusal(chat.app.injectWS('/ws'))).status).toBe(401);
   expect(chat.hub.clients.size).toBe(0);
 });
 
