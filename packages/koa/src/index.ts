@@ -2,7 +2,7 @@
  * WebSocket middleware for Koa 3 on silverback's gorilla/websocket API.
  *
  * `app.use(websocket(options))` gives each upgrade request `ctx.ws()`, which upgrades it and
- * resolves to the {@link Conn}; `websocketRoute(handler)` is a websocket route for `@koa/router`
+ * resolves to the `Conn`; `websocketRoute(handler)` is a websocket route for `@koa/router`
  * (or any place a middleware goes). An upgrade request runs through the app's whole middleware
  * stack, exactly as an HTTP request does, so:
  *
@@ -14,7 +14,7 @@
  *   Upgrade Required (the route ran, its 2xx answer is replaced);
  * - a plain GET to a websocket route answers 426, unless a later middleware answers it.
  *
- * Handlers receive the {@link Conn} and Koa's `ctx`. When one throws or rejects after the upgrade,
+ * Handlers receive the `Conn` and Koa's `ctx`. When one throws or rejects after the upgrade,
  * the connection is closed with 1011 and the error emitted on the app. `checkOrigin` receives
  * `ctx`; the default is gorilla's same-origin rule. `app.listen()` serves upgrades as it is;
  * {@link attach} serves a server made elsewhere. Closing a server (`server.close()`) closes its

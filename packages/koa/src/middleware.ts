@@ -31,7 +31,7 @@ const internals = new WeakMap<object, HandleInternals>();
 
 /**
  * Returns Koa middleware that lets websocket routes accept upgrade requests: on each upgrade
- * request it handles, `ctx.ws(options?)` upgrades the request and resolves to the {@link Conn};
+ * request it handles, `ctx.ws(options?)` upgrades the request and resolves to the `Conn`;
  * on every other request `ctx.ws` is `null`. Use it before the routes: `app.use(websocket())`.
  *
  * Upgrade requests run through the app's whole middleware stack, as HTTP requests do, so a
@@ -131,7 +131,7 @@ export function attach<TState, TContext>(app: Koa<TState, TContext>, server: Upg
 }
 
 /**
- * Opens a client {@link Conn} to a websocket route without a listening port: the upgrade request
+ * Opens a client `Conn` to a websocket route without a listening port: the upgrade request
  * goes through the app's real middleware stack over an in-memory socket.
  *
  * @param target - a Koa app that uses `websocket()`, or a server it serves.

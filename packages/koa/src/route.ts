@@ -34,8 +34,10 @@ import type {
  *
  * Needs `app.use(websocket())` before it.
  *
- * @param options - upgrader options for this route, merged over the middleware's
- *   (`subprotocols`, `readLimit`, `enableCompression`, `checkOrigin` receiving `ctx`, ...).
+ * Called with two arguments, the first is the route's upgrader options, merged over the
+ * middleware's (`subprotocols`, `readLimit`, `enableCompression`, `checkOrigin` receiving `ctx`,
+ * ...).
+ *
  * @param handler - receives the connection and Koa's `ctx`.
  * @throws {TypeError} when `handler` is not a function.
  *

@@ -64,7 +64,7 @@
  */
 
 export { inject, registerInjectTarget, type InjectOptions } from './inject.js';
-export { MemorySocket, memorySocketPair } from './memory-socket.js';
+export { MemorySocket, memorySocketPair, type StreamCallback } from './memory-socket.js';
 export {
   PendingUpgrade,
   pendingUpgrade,

@@ -7,7 +7,8 @@
 
 import { Duplex } from 'node:stream';
 
-type Callback = (err?: Error | null) => void;
+/** A stream callback: Node's `Writable` write, final and destroy callbacks. */
+export type StreamCallback = (err?: Error | null) => void;
 
 /**
  * One end of a {@link memorySocketPair}: a Duplex that behaves like a TCP socket whose peer is the
@@ -16,7 +17,7 @@ type Callback = (err?: Error | null) => void;
 export class MemorySocket extends Duplex {
   #peer: MemorySocket | null = null;
   #finSent = false;
-  #peerWrite: Callback | null = null; // the peer's write, waiting until we read
+  #peerWrite: StreamCallback | null = null; // the peer's write, waiting until we read
 
   /** @internal */
   constructor() {
@@ -29,7 +30,7 @@ export class MemorySocket extends Duplex {
     this.#peer = peer;
   }
 
-  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: Callback): void {
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: StreamCallback): void {
     const peer = this.#peer;
     if (peer === null || peer.destroyed || this.#finSent) {
       callback(); // the connection is gone; the bytes are lost, as on a reset socket
@@ -41,7 +42,7 @@ export class MemorySocket extends Duplex {
     else peer.#peerWrite = callback;
   }
 
-  override _final(callback: Callback): void {
+  override _final(callback: StreamCallback): void {
     this.#sendFin();
     callback();
   }
@@ -52,7 +53,7 @@ export class MemorySocket extends Duplex {
     waiting?.();
   }
 
-  override _destroy(err: Error | null, callback: Callback): void {
+  override _destroy(err: Error | null, callback: StreamCallback): void {
     this.#sendFin();
     const waiting = this.#peerWrite;
     this.#peerWrite = null;
