@@ -59,13 +59,20 @@ export function deflateMessage(payload) {
  * echoes send the next `k` frames (slices of the buffer, no copy), wrapping at the end.
  */
 export class FramePool {
-  /** @param {Buffer[]} frames */
-  constructor(frames) {
+  /**
+   * @param {Buffer[]} frames
+   * @param {number[]} payloadSizes - each frame's message size before compression, which is what
+   *   the throughput counts.
+   */
+  constructor(frames, payloadSizes) {
     this.block = Buffer.concat(frames);
     this.count = frames.length;
     /** Where frame `i` starts; `offsets[count]` is the end. */
     this.offsets = [0];
     for (const frame of frames) this.offsets.push(this.offsets.at(-1) + frame.length);
+    /** The payload bytes of frames `0` to `i - 1`; `payloadBefore[count]` is a whole round. */
+    this.payloadBefore = [0];
+    for (const size of payloadSizes) this.payloadBefore.push(this.payloadBefore.at(-1) + size);
   }
 
   /**
@@ -84,5 +91,23 @@ export class FramePool {
       k -= n;
     }
     return cursor;
+  }
+
+  /**
+   * The payload bytes of the `k` frames from frame `cursor` on, wrapping at the end.
+   *
+   * @param {number} cursor
+   * @param {number} k
+   * @returns {number}
+   */
+  payloadBytes(cursor, k) {
+    const before = this.payloadBefore;
+    const rounds = Math.floor(k / this.count);
+    const end = cursor + (k % this.count);
+    const rest =
+      end <= this.count
+        ? before[end] - before[cursor]
+        : before[this.count] - before[cursor] + before[end - this.count];
+    return rounds * before[this.count] + rest;
   }
 }

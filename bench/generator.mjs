@@ -1,8 +1,9 @@
 // The load generator, run as a child process of run.mjs: raw TCP sockets that write pre-built
 // masked frames and count the echoes by their headers. Each connection keeps `window` messages in
 // flight: every echo that comes back sends one more. The run is a warm-up, then a measured
-// interval; the parent is told when the interval starts and ends (it samples the server's CPU time
-// then) and gets the counts of the interval alone.
+// interval; the parent is told when the load starts (every connection open) and when the interval
+// starts and ends (it samples the server's CPU time then) and gets the counts of the interval alone.
+import { readFileSync } from 'node:fs';
 import process from 'node:process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { deflateMessage, FramePool, maskedFrame } from './client-frames.mjs';
@@ -15,27 +16,29 @@ import { FrameCounter } from './frame-counter.mjs';
  * @property {number} connections
  * @property {number} window - messages in flight per connection.
  * @property {number} size - payload bytes per message (before compression).
+ * @property {number} [smallSize] - with `smallPerLarge`: payload bytes of the small messages.
+ * @property {number} [smallPerLarge] - a mix: each `size` message is followed by this many
+ *   `smallSize` ones (0 or absent: every message is `size` bytes).
  * @property {'text' | 'binary'} type
  * @property {boolean} deflate - negotiate permessage-deflate and send compressed frames.
  * @property {number} warmupMs
  * @property {number} durationMs
  */
 
+/**
+ * Connections opened at once: more would overflow the server's listen backlog (511 for Node's
+ * servers) and leave the rest to SYN retransmits, a second or more each.
+ */
+const CONNECT_CONCURRENCY = 100;
+
 /** @param {GeneratorConfig} config */
 async function main(config) {
   const opcode = config.type === 'text' ? 1 : 2;
-  // Compressed messages must differ, or a server's compressor with context takeover would find
-  // each one whole in its window and send a few bytes: more distinct messages than a 32 KiB
-  // window holds keeps the work honest. Uncompressed, one payload (with fresh keys) will do.
-  const distinct = config.deflate ? Math.max(16, Math.ceil(65536 / config.size)) : 1;
-  const payloads = Array.from({ length: distinct }, (_, i) =>
-    messagePayload(config.size, config.type, config.deflate, i),
-  );
+  const payloads = framePayloads(config);
   const wires = config.deflate ? payloads.map(deflateMessage) : payloads;
   const pool = new FramePool(
-    Array.from({ length: Math.max(config.window, distinct) }, (_, i) =>
-      maskedFrame(opcode, wires[i % distinct], config.deflate),
-    ),
+    wires.map((wire) => maskedFrame(opcode, wire, config.deflate)),
+    payloads.map((payload) => payload.length),
   );
   const expect = {
     opcode,
@@ -45,18 +48,20 @@ async function main(config) {
     rsv1: config.deflate ? null : false,
   };
 
-  const opened = await Promise.all(
-    Array.from({ length: config.connections }, () =>
-      handshake(config.port, { deflate: config.deflate }),
-    ),
+  checkDescriptorLimit(config.connections);
+  const opened = await openAll(config.connections, () =>
+    handshake(config.port, { deflate: config.deflate }),
   );
 
   let sending = true;
   const errors = [];
-  const counters = opened.map(({ socket, rest }, index) => {
+  const connections = opened.map(({ socket, rest }, index) => {
     const counter = new FrameCounter(expect);
     // Connections start at different frames so that they do not all send the same message.
     let cursor = (index * config.window) % pool.count;
+    // Echoes come back in the order the messages went out: this is the frame the next one echoes.
+    let echoCursor = cursor;
+    const state = { counter, payloadBytes: 0 };
     const send = (k) => {
       cursor = pool.write(socket, cursor, k);
     };
@@ -69,24 +74,32 @@ async function main(config) {
         socket.destroy();
         return;
       }
-      if (sending && echoed > 0) send(echoed);
+      if (echoed === 0) return;
+      state.payloadBytes += pool.payloadBytes(echoCursor, echoed);
+      echoCursor = (echoCursor + echoed) % pool.count;
+      if (sending) send(echoed);
     };
     socket.on('data', onBytes);
     socket.on('close', () => {
       if (sending) errors.push('the server closed a connection during the run');
     });
+    return { socket, rest, state, onBytes, send };
+  });
+
+  process.send({ type: 'mark', phase: 'load' });
+  for (const { socket, rest, onBytes, send } of connections) {
     if (rest.length > 0) onBytes(rest);
     socket.resume();
     send(config.window);
-    return counter;
-  });
+  }
 
   const snapshot = () => ({
     time: process.hrtime.bigint(),
     cpu: process.cpuUsage(),
-    messages: counters.reduce((sum, c) => sum + c.messages, 0),
-    bytes: counters.reduce((sum, c) => sum + c.payloadBytes, 0),
-    compressed: counters.reduce((sum, c) => sum + c.compressedMessages, 0),
+    messages: connections.reduce((sum, c) => sum + c.state.counter.messages, 0),
+    payload: connections.reduce((sum, c) => sum + c.state.payloadBytes, 0),
+    bytes: connections.reduce((sum, c) => sum + c.state.counter.payloadBytes, 0),
+    compressed: connections.reduce((sum, c) => sum + c.state.counter.compressedMessages, 0),
   });
 
   await sleep(config.warmupMs);
@@ -104,11 +117,92 @@ async function main(config) {
     seconds: Number(end.time - start.time) / 1e9,
     messages: end.messages - start.messages,
     wireBytes: end.bytes - start.bytes,
-    payloadBytes: (end.messages - start.messages) * config.size,
+    payloadBytes: end.payload - start.payload,
     compressedMessages: end.compressed - start.compressed,
     generatorCpuSeconds: (cpu.user + cpu.system) / 1e6,
     errors: [...new Set(errors)],
   });
+}
+
+/**
+ * The payloads of the frames each connection cycles through. Compressed messages must differ, or a
+ * server's compressor with context takeover would find each one whole in its window and send a
+ * few bytes: more distinct messages than a 32 KiB window holds keeps the work honest. Uncompressed,
+ * one payload (with fresh keys) will do. A mix is a run of cycles, each one large message and then
+ * `smallPerLarge` small ones, every one of them different.
+ *
+ * @param {GeneratorConfig} config
+ * @returns {Buffer[]}
+ */
+function framePayloads(config) {
+  const { size, type, deflate, window } = config;
+  const smallPerLarge = config.smallPerLarge ?? 0;
+  if (smallPerLarge > 0) {
+    const smallSize = config.smallSize ?? size;
+    const cycle = 1 + smallPerLarge;
+    const cycles = Math.max(8, Math.ceil(window / cycle));
+    const payloads = [];
+    for (let i = 0; i < cycles; i++) {
+      payloads.push(messagePayload(size, type, deflate, i));
+      for (let j = 0; j < smallPerLarge; j++) {
+        payloads.push(messagePayload(smallSize, type, deflate, cycles + i * smallPerLarge + j));
+      }
+    }
+    return payloads;
+  }
+  const distinct = deflate ? Math.max(16, Math.ceil(65536 / size)) : 1;
+  const messages = Array.from({ length: distinct }, (_, i) =>
+    messagePayload(size, type, deflate, i),
+  );
+  return Array.from({ length: Math.max(window, distinct) }, (_, i) => messages[i % distinct]);
+}
+
+/**
+ * Runs `open` `count` times, at most CONNECT_CONCURRENCY at once; resolves to the results in
+ * order, or rejects with the first failure.
+ *
+ * @template T
+ * @param {number} count
+ * @param {() => Promise<T>} open
+ * @returns {Promise<T[]>}
+ */
+async function openAll(count, open) {
+  const results = new Array(count);
+  let next = 0;
+  const worker = async () => {
+    while (next < count) {
+      const i = next++;
+      results[i] = await open();
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(count, CONNECT_CONCURRENCY) }, worker));
+  return results;
+}
+
+/**
+ * Fails early, with a clear message, when this process may not open a socket per connection.
+ * Node raises its own soft limit on open files to the hard limit when it starts, so there is
+ * nothing left to raise from inside the process; the hard limit is the shell's (`ulimit -Hn`).
+ *
+ * @param {number} connections
+ * @throws {Error} when the limit is too low.
+ */
+function checkDescriptorLimit(connections) {
+  let limits;
+  try {
+    limits = readFileSync('/proc/self/limits', 'latin1');
+  } catch {
+    return; // not Linux: the connections themselves will say if the limit is too low
+  }
+  const soft = Number(/^Max open files\s+(\S+)/m.exec(limits)?.[1]);
+  // A few descriptors are Node's own (stdio, IPC, the event loop's).
+  const needed = connections + 32;
+  if (Number.isFinite(soft) && soft < needed) {
+    throw new Error(
+      `${connections} connections need about ${needed} open files, this process may open ` +
+        `${soft}; raise the hard limit (ulimit -Hn) in the shell that runs the bench`,
+    );
+  }
 }
 
 /**

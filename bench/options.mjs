@@ -12,7 +12,7 @@ export const USAGE = `Usage: node bench/run.mjs [options]     (npm run bench bui
   --warmup=S         seconds of load before each measurement, not counted (default 1)
   --connections=N    override the scenarios' connection count
   --window=N         override the messages in flight per connection
-  --size=BYTES       override the message size
+  --size=BYTES       override the message size (in a mix, the large messages')
   --quick            one short repetition (reps 1, duration 0.5, warm-up 0.25): a smoke run
   --profile[=LIST]   run these servers (default: ours) under node --cpu-prof, write the
                      profiles to bench/profiles/ and print their top self-time functions

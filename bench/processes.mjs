@@ -13,6 +13,10 @@ const HERE = fileURLToPath(new URL('.', import.meta.url));
  * @property {number} pid
  * @property {number} port
  * @property {Record<string, unknown>} info - what the server reported about itself.
+ * @property {() => void} startMeasuring - starts the server's own load monitor.
+ * @property {() => void} markSteady - tells it the warm-up is over.
+ * @property {() => Promise<import('./servers/load-monitor.mjs').LoadStats>} stopMeasuring - stops
+ *   it and resolves to what it measured.
  * @property {() => Promise<void>} stop - asks the server to exit (which writes its CPU profile,
  *   if it runs under --cpu-prof) and waits for it.
  */
@@ -55,11 +59,40 @@ export async function startServer(key, spec, { deflate, profileDir, profileName 
       throw new Error(`server ${key}: expected ${fact} = ${value}, it reports ${ready.info[fact]}`);
     }
   }
+  // The server answers each stop of its monitor in order; a server that exits answers none.
+  const measurements = [];
+  child.on('message', (message) => {
+    if (message?.type !== 'measurement') return;
+    const waiter = measurements.shift();
+    if (message.error === undefined) waiter?.resolve(message.stats);
+    else waiter?.reject(new Error(`server ${key}: ${message.error}`));
+  });
+  void exited.then(() => {
+    for (const waiter of measurements.splice(0)) {
+      waiter.reject(new Error(`server ${key} exited while measuring`));
+    }
+  });
   return {
     key,
     pid: child.pid,
     port: ready.port,
     info: ready.info,
+    startMeasuring() {
+      child.send({ type: 'measure', phase: 'start' });
+    },
+    markSteady() {
+      child.send({ type: 'measure', phase: 'steady' });
+    },
+    stopMeasuring() {
+      return new Promise((resolve, reject) => {
+        if (child.exitCode !== null || child.signalCode !== null) {
+          reject(new Error(`server ${key} exited while measuring`));
+          return;
+        }
+        measurements.push({ resolve, reject });
+        child.send({ type: 'measure', phase: 'end' });
+      });
+    },
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.send({ type: 'stop' });
@@ -83,6 +116,9 @@ export async function startServer(key, spec, { deflate, profileDir, profileName 
  * @property {number | null} serverWaitSeconds - how long the server's main thread was ready to
  *   run but waited for a core (other processes competing), or null without /proc.
  * @property {number | null} generatorWaitSeconds - the same for the generator.
+ * @property {import('./servers/load-monitor.mjs').LoadStats | null} serverStats - what the server
+ *   measured of itself from the start of the load to the end of the measured interval, when
+ *   asked for.
  * @property {string[]} errors - what went wrong, if anything.
  */
 
@@ -91,14 +127,19 @@ export async function startServer(key, spec, { deflate, profileDir, profileName 
  *
  * @param {RunningServer} server
  * @param {import('./generator.mjs').GeneratorConfig} config - without `port`.
+ * @param {object} [options]
+ * @param {boolean} [options.serverStats] - have the server measure its event loop and memory from
+ *   the moment the load starts (every connection open) to the end of the measured interval, and
+ *   its event loop over the measured interval alone.
  * @returns {Promise<GeneratorResult>}
  */
-export async function runGenerator(server, config) {
+export async function runGenerator(server, config, { serverStats = false } = {}) {
   const child = fork(HERE + 'generator.mjs', [], { execArgv: [], stdio: 'inherit' });
   const exited = once(child, 'exit');
   const marks = {};
   let result = null;
   let failure = null;
+  let measured = null;
   child.on('message', (message) => {
     if (message.type === 'mark') {
       marks[message.phase] = {
@@ -106,6 +147,13 @@ export async function runGenerator(server, config) {
         serverWait: waitSeconds(server.pid),
         generatorWait: waitSeconds(child.pid),
       };
+      if (serverStats && message.phase === 'load') server.startMeasuring();
+      if (serverStats && message.phase === 'start') server.markSteady();
+      if (serverStats && message.phase === 'end' && marks.load !== undefined) {
+        measured = server.stopMeasuring();
+        // Awaited below; a failure must not count as unhandled meanwhile.
+        measured.catch(() => {});
+      }
     }
     if (message.type === 'result') result = message;
     if (message.type === 'failed') failure = message.error;
@@ -124,6 +172,7 @@ export async function runGenerator(server, config) {
     serverCpuSeconds: delta('serverCpu'),
     serverWaitSeconds: delta('serverWait'),
     generatorWaitSeconds: delta('generatorWait'),
+    serverStats: measured === null ? null : await measured,
   };
 }
 

@@ -17,6 +17,28 @@ import { SERVERS } from './scenarios.mjs';
  * @property {number | null} generatorWait - the same for the generator.
  * @property {number} compressed - the share of echoes that came back compressed, in percent.
  * @property {number} wireRatio - echoed wire bytes per payload byte (below 1 when compressed).
+ * @property {LoadFigures | null} load - what the server measured of itself, when it was asked to.
+ */
+
+/**
+ * What a server measured of itself over its repetitions (see servers/load-monitor.mjs): the
+ * medians of the typical delays, and the worst of the bounds.
+ *
+ * @typedef {object} LoadFigures
+ * @property {number} loopDelayP50Ms - over the measured interval (after the warm-up): the median
+ *   over the repetitions of each one's median delay.
+ * @property {number} loopDelayP99Ms - the same of each one's 99th percentile.
+ * @property {number} loopDelayMaxMs - the longest delay in any repetition's measured interval.
+ * @property {number} loadLoopDelayMaxMs - the longest delay from the first message on (the
+ *   warm-up, when every connection sends its first messages at once, included).
+ * @property {number} peakRss - the largest peak RSS of any repetition, in bytes.
+ * @property {boolean} peakRssExact - whether every repetition's peak came from the kernel's
+ *   high-water mark (else some were sampled).
+ * @property {number[]} peakRssPerRep - each repetition's peak RSS, in order: memory
+ *   that grows with every repetition is memory that is never given back.
+ * @property {number} rssAtStart - median RSS when the load started (connections open, no message
+ *   yet), in bytes.
+ * @property {number} peakExternal - the largest `external` sample of any repetition, in bytes.
  */
 
 /**
@@ -49,6 +71,26 @@ export function figures(key, reps) {
     generatorWait: percentOf(reps, 'generatorWaitSeconds'),
     compressed: median(reps.map((r) => (100 * r.compressedMessages) / Math.max(r.messages, 1))),
     wireRatio: median(reps.map((r) => r.wireBytes / Math.max(r.payloadBytes, 1))),
+    load: loadFigures(reps),
+  };
+}
+
+/** @returns {LoadFigures | null} */
+function loadFigures(reps) {
+  const stats = reps.map((r) => r.serverStats ?? null).filter((s) => s !== null);
+  if (stats.length === 0) return null;
+  // Without a steady mark (a run shorter than its warm-up cannot lack one), the whole load counts.
+  const steady = stats.map((s) => s.steadyLoopDelay ?? s.loopDelay);
+  return {
+    loopDelayP50Ms: median(steady.map((d) => d.p50Ms)),
+    loopDelayP99Ms: median(steady.map((d) => d.p99Ms)),
+    loopDelayMaxMs: Math.max(...steady.map((d) => d.maxMs)),
+    loadLoopDelayMaxMs: Math.max(...stats.map((s) => s.loopDelay.maxMs)),
+    peakRss: Math.max(...stats.map((s) => s.peakRss)),
+    peakRssExact: stats.every((s) => s.peakRssExact),
+    peakRssPerRep: stats.map((s) => s.peakRss),
+    rssAtStart: median(stats.map((s) => s.rssStart)),
+    peakExternal: Math.max(...stats.map((s) => s.peakExternal)),
   };
 }
 
@@ -112,6 +154,61 @@ export function table(scenario, results) {
     ]);
   }
   return markdown(rows);
+}
+
+/**
+ * The table of what the servers measured of themselves while loaded: the event loop's delay and
+ * peak memory, each with its ratio against `ws` from the same run.
+ *
+ * @param {Record<string, ServerFigures>} results - by server key, in table order.
+ * @returns {string}
+ */
+export function loadTable(results) {
+  const base = results.ws?.load ?? null;
+  const vs = base === null ? '' : ' (vs ws)';
+  const rows = [
+    [
+      'server',
+      `loop delay p50${vs}`,
+      `loop delay p99${vs}`,
+      `loop delay max${vs}`,
+      `loop delay max, first messages included${vs}`,
+      `peak RSS${vs}`,
+      'peak RSS per repetition',
+      'RSS as the load starts',
+      `peak external${vs}`,
+    ],
+  ];
+  for (const f of Object.values(results)) {
+    const load = f.load;
+    if (load === null) continue;
+    const cell = (field, format) =>
+      base === null
+        ? format(load[field])
+        : `${format(load[field])} (${ratio(load[field], base[field])})`;
+    rows.push([
+      f.label,
+      cell('loopDelayP50Ms', milliseconds),
+      cell('loopDelayP99Ms', milliseconds),
+      cell('loopDelayMaxMs', milliseconds),
+      cell('loadLoopDelayMaxMs', milliseconds),
+      cell('peakRss', load.peakRssExact ? megabytes : (bytes) => `${megabytes(bytes)} sampled`),
+      load.peakRssPerRep.map(megabytes).join(' / '),
+      megabytes(load.rssAtStart),
+      cell('peakExternal', megabytes),
+    ]);
+  }
+  return markdown(rows);
+}
+
+/** Milliseconds with two decimals below 10 ms, one above. */
+function milliseconds(ms) {
+  return `${ms < 10 ? ms.toFixed(2) : ms.toFixed(1)} ms`;
+}
+
+/** Bytes as `123 MB` (10^6 bytes). */
+export function megabytes(bytes) {
+  return `${number(bytes / 1e6)} MB`;
 }
 
 /**

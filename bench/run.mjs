@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { parseOptions, USAGE } from './options.mjs';
 import { runGenerator, startServer } from './processes.mjs';
 import { formatSummary, summarize } from './profile-summary.mjs';
-import { figures, number, table, verdicts } from './report.mjs';
+import { figures, loadTable, megabytes, number, table, verdicts } from './report.mjs';
 import { DEFLATE, SCENARIOS, SERVERS } from './scenarios.mjs';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
@@ -62,8 +62,13 @@ for (const scenarioKey of options.scenarios) {
   out();
   out(`## ${scenario.title} (${scenarioKey})`);
   out();
+  const mix =
+    (scenario.smallPerLarge ?? 0) > 0
+      ? `, each followed by ${scenario.smallPerLarge} of ${number(scenario.smallSize)} bytes`
+      : '';
   out(
-    `${number(scenario.size)}-byte ${scenario.type} messages, ${scenario.connections} connections, ` +
+    `${number(scenario.size)}-byte ${scenario.type} messages${mix}, ` +
+      `${number(scenario.connections)} connections, ` +
       `${scenario.window} in flight per connection` +
       (scenario.deflate
         ? `; permessage-deflate, zlib level ${DEFLATE.level}, threshold ${DEFLATE.threshold} bytes.`
@@ -95,15 +100,21 @@ for (const scenarioKey of options.scenarios) {
       const order = servers.map((_, i) => servers[(i + rep) % servers.length]);
       for (const server of order) {
         if (errors.has(server.key)) continue;
-        const result = await runGenerator(server, {
-          connections: scenario.connections,
-          window: scenario.window,
-          size: scenario.size,
-          type: scenario.type,
-          deflate: scenario.deflate,
-          warmupMs: options.warmupMs,
-          durationMs: options.durationMs,
-        });
+        const result = await runGenerator(
+          server,
+          {
+            connections: scenario.connections,
+            window: scenario.window,
+            size: scenario.size,
+            smallSize: scenario.smallSize,
+            smallPerLarge: scenario.smallPerLarge,
+            type: scenario.type,
+            deflate: scenario.deflate,
+            warmupMs: options.warmupMs,
+            durationMs: options.durationMs,
+          },
+          { serverStats: scenario.serverStats === true },
+        );
         if (result.errors.length > 0) {
           errors.set(server.key, result.errors.join('; '));
           log(
@@ -116,16 +127,31 @@ for (const scenarioKey of options.scenarios) {
           scenario.unit === 'MB'
             ? `${number(result.payloadBytes / result.seconds / 1e6)} MB/s`
             : `${number(result.messages / result.seconds)} msgs/s`;
-        log(`${scenarioKey} ${rep + 1}/${options.reps} ${server.key}: ${rate}`);
+        const stats = result.serverStats;
+        const load =
+          stats === null
+            ? ''
+            : `; loop delay p99 ${(stats.steadyLoopDelay ?? stats.loopDelay).p99Ms.toFixed(1)} ms,` +
+              ` max ${(stats.steadyLoopDelay ?? stats.loopDelay).maxMs.toFixed(1)} ms` +
+              ` (${stats.loopDelay.maxMs.toFixed(1)} ms with the first messages),` +
+              ` peak RSS ${megabytes(stats.peakRss)}; longest stalls ` +
+              stats.longestStalls
+                .map((stall) => `${stall.ms.toFixed(0)} ms at ${stall.atSeconds.toFixed(1)} s`)
+                .join(', ');
+        log(`${scenarioKey} ${rep + 1}/${options.reps} ${server.key}: ${rate}${load}`);
       }
     }
     const results = {};
     for (const key of keys) {
       if (!errors.has(key)) results[key] = figures(key, reps.get(key));
-      if (profiles.has(key)) results[key].label += ' (profiled)';
+      if (profiles.has(key) && key in results) results[key].label += ' (profiled)';
     }
     out();
     out(table(scenario, results));
+    if (scenario.serverStats && Object.keys(results).length > 0) {
+      out();
+      out(loadTable(results));
+    }
     for (const [key, error] of errors) {
       failed = true;
       out();

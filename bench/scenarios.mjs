@@ -31,11 +31,16 @@ export const SERVERS = {
  * @property {string} title
  * @property {'msgs' | 'MB'} unit - the headline figure: messages or megabytes (10^6 bytes of
  *   message payload) echoed per second.
- * @property {number} size - payload bytes per message.
+ * @property {number} size - payload bytes per message (with `smallPerLarge`, of the large ones).
+ * @property {number} [smallSize] - payload bytes of the small messages of a mix.
+ * @property {number} [smallPerLarge] - a mix: each `size` message is followed by this many of
+ *   `smallSize` (0 or absent: every message is `size` bytes).
  * @property {'text' | 'binary'} type
  * @property {number} connections
  * @property {number} window - messages in flight per connection.
  * @property {boolean} deflate
+ * @property {boolean} [serverStats] - the servers measure themselves while loaded: event-loop
+ *   delay and peak memory (see servers/load-monitor.mjs).
  * @property {string[]} servers - keys of SERVERS, in table order.
  */
 
@@ -72,6 +77,21 @@ export const SCENARIOS = {
     connections: 32,
     window: 4,
     deflate: true,
+    servers: ['ws', 'ours'],
+  },
+  'deflate-many': {
+    title: 'permessage-deflate, many connections',
+    unit: 'MB',
+    // Above the 64 KiB that silverback compresses on the spot, so every large message is
+    // inflated and deflated on the thread pool; the small ones stay on the event loop.
+    size: 128 * 1024,
+    smallSize: 2048,
+    smallPerLarge: 3,
+    type: 'text',
+    connections: 1000,
+    window: 2,
+    deflate: true,
+    serverStats: true,
     servers: ['ws', 'ours'],
   },
 };

@@ -1,7 +1,8 @@
 /**
  * The benchmark harness's own behaviour: its frame counter (header-only parsing, any chunking),
- * a whole short run against every server, and the CPU-profile summary. Speed is not asserted here;
- * `npm run bench` measures it.
+ * the frame pool's payload accounting, the servers' load monitor, whole short runs against every
+ * server (the many-connection scenario with a few connections), and the CPU-profile summary.
+ * Speed is not asserted here; `npm run bench` measures it.
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -112,6 +113,64 @@ describe('bench frame counter', () => {
   });
 });
 
+describe('bench frame pool', () => {
+  test('counts the payload of the frames a cursor passes, wrapping round', () => {
+    // Payload sizes 10, 20, 30, 40; the frames themselves are placeholders.
+    const script =
+      "import { FramePool } from './bench/client-frames.mjs';" +
+      'const pool = new FramePool([1, 2, 3, 4].map((n) => Buffer.alloc(n)), [10, 20, 30, 40]);' +
+      'const cases = [[0, 1], [1, 2], [3, 1], [3, 2], [2, 4], [1, 9], [0, 0]];' +
+      'process.stdout.write(JSON.stringify(cases.map(([c, k]) => pool.payloadBytes(c, k))));';
+    const output = execFileSync(process.execPath, ['--input-type=module', '-e', script], {
+      cwd: ROOT,
+      encoding: 'utf8',
+    });
+    expect(JSON.parse(output)).toEqual([10, 50, 40, 50, 100, 220, 0]);
+  });
+});
+
+describe('bench load monitor', () => {
+  interface Delay {
+    samples: number;
+    p50Ms: number;
+    p99Ms: number;
+    maxMs: number;
+  }
+  interface Probe {
+    stats: {
+      loopDelay: Delay;
+      steadyLoopDelay: Delay | null;
+      rssStart: number;
+      peakRss: number;
+      peakExternal: number;
+      longestStalls: { atSeconds: number; ms: number }[];
+    };
+  }
+
+  test('sees the event loop held and memory written, and says when the loop stalled', () => {
+    const holdMs = 80;
+    const touchMb = 64;
+    const output = execFileSync(
+      process.execPath,
+      [join(__dirname, 'load-monitor-probe.mjs'), String(holdMs), String(touchMb)],
+      { encoding: 'utf8' },
+    );
+    const { stats } = JSON.parse(output) as Probe;
+    for (const delay of [stats.loopDelay, stats.steadyLoopDelay!]) {
+      expect(delay.samples).toBeGreaterThan(10);
+      expect(delay.maxMs).toBeGreaterThanOrEqual(holdMs - 1);
+      expect(delay.p50Ms).toBeLessThanOrEqual(delay.p99Ms);
+      expect(delay.p99Ms).toBeLessThanOrEqual(delay.maxMs);
+    }
+    // The hold came after 60 ms of the monitor's 100 ms or more.
+    const [longest] = stats.longestStalls;
+    expect(longest!.ms).toBeGreaterThanOrEqual(holdMs - 1);
+    expect(longest!.atSeconds).toBeGreaterThan(0.06);
+    expect(stats.peakRss - stats.rssStart).toBeGreaterThanOrEqual(touchMb * 1e6 * 0.9);
+    expect(stats.peakExternal).toBeGreaterThanOrEqual(touchMb * 1e6);
+  });
+});
+
 describe('bench run', () => {
   let dir: string;
   beforeAll(() => {
@@ -126,16 +185,33 @@ describe('bench run', () => {
     mb: number;
     msgsPerSecond: number[];
     generatorCpu: number;
+    load: {
+      loopDelayP50Ms: number;
+      loopDelayP99Ms: number;
+      loopDelayMaxMs: number;
+      loadLoopDelayMaxMs: number;
+      peakRss: number;
+      peakRssPerRep: number[];
+      rssAtStart: number;
+      peakExternal: number;
+    } | null;
   }
   interface Report {
     scenarios: Record<string, { results: Record<string, Figures>; errors: Record<string, string> }>;
   }
 
-  test('measures every server in every scenario with correct echoes', async () => {
+  test('measures every server in the echo scenarios with correct echoes', async () => {
     const json = join(dir, 'report.json');
     const { stdout } = await run(
       process.execPath,
-      ['bench/run.mjs', '--quick', '--duration=0.5', '--warmup=0.2', `--json=${json}`],
+      [
+        'bench/run.mjs',
+        '--scenarios=small,large,deflate',
+        '--quick',
+        '--duration=0.5',
+        '--warmup=0.2',
+        `--json=${json}`,
+      ],
       { cwd: ROOT, encoding: 'utf8' },
     );
     const report = JSON.parse(readFileSync(json, 'utf8')) as Report;
@@ -153,6 +229,51 @@ describe('bench run', () => {
     }
     expect(stdout).toMatch(/\| silverback +\| [\d,]+ +\|/);
     expect(stdout).toMatch(/Generator headroom: .* the rate of ws\./);
+    // The servers measure themselves only where a scenario asks them to.
+    expect(stdout).not.toMatch(/loop delay/);
+  }, 60_000);
+
+  test('runs the many-connection compressed scenario with a few connections', async () => {
+    const json = join(dir, 'many.json');
+    const size = 70_000;
+    const { stdout } = await run(
+      process.execPath,
+      [
+        'bench/run.mjs',
+        '--scenarios=deflate-many',
+        '--connections=3',
+        `--size=${size}`,
+        '--reps=2',
+        '--duration=0.3',
+        '--warmup=0.1',
+        `--json=${json}`,
+      ],
+      { cwd: ROOT, encoding: 'utf8' },
+    );
+    const report = JSON.parse(readFileSync(json, 'utf8')) as Report;
+    const { results, errors } = report.scenarios['deflate-many']!;
+    expect(errors).toEqual({});
+    expect(Object.keys(results)).toEqual(['ws', 'ours']);
+    for (const figures of Object.values(results)) {
+      expect(figures.msgsPerSecond).toHaveLength(2);
+      expect(figures.msgs).toBeGreaterThan(0);
+      // Each large message is followed by three of 2,048 bytes: the payload counted per message
+      // lies between the two sizes.
+      const perMessage = (figures.mb * 1e6) / figures.msgs;
+      expect(perMessage).toBeGreaterThan(2048);
+      expect(perMessage).toBeLessThan(size);
+      const load = figures.load!;
+      expect(load.loopDelayP50Ms).toBeLessThanOrEqual(load.loopDelayP99Ms);
+      expect(load.loopDelayP99Ms).toBeLessThanOrEqual(load.loopDelayMaxMs);
+      expect(load.loadLoopDelayMaxMs).toBeGreaterThanOrEqual(0);
+      expect(load.peakRssPerRep).toHaveLength(2);
+      expect(load.peakRss).toBe(Math.max(...load.peakRssPerRep));
+      expect(load.peakRss).toBeGreaterThanOrEqual(load.rssAtStart);
+      expect(load.peakExternal).toBeGreaterThan(0);
+    }
+    expect(stdout).toMatch(/70,000-byte text messages, each followed by 3 of 2,048 bytes/);
+    expect(stdout).toMatch(/\| server +\| loop delay p50 \(vs ws\) +\| loop delay p99/);
+    expect(stdout).toMatch(/\| silverback +\| [\d.]+ ms \([\d.]+x\) +\|/);
   }, 60_000);
 
   test('rejects unknown options with the usage text', async () => {
