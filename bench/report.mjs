@@ -247,6 +247,16 @@ export function verdicts(scenarioKey, scenario, results) {
         `${Math.round(worst)}% of the time; these figures are noisy, rerun on a quiet machine.`,
     );
   }
+  // A server that keeps what it allocated under load peaks higher with every repetition.
+  for (const f of Object.values(results)) {
+    const peaks = f.load?.peakRssPerRep ?? [];
+    if (peaks.length >= 2 && peaks.at(-1) > 1.25 * peaks[0]) {
+      lines.push(
+        `Warning: ${f.label}'s peak RSS grew from repetition to repetition ` +
+          `(${peaks.map(megabytes).join(', ')}): memory that the load leaves behind.`,
+      );
+    }
+  }
   if (scenarioKey === 'small' && 'ours' in results && 'ws' in results) {
     const r = results.ours.msgs / results.ws.msgs;
     lines.push(`Design target, at least 2x ws: ${r.toFixed(2)}x, ${r >= 2 ? 'met' : 'not met'}.`);

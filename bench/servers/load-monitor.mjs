@@ -24,7 +24,10 @@ const STALLS_KEPT = 5;
  * @property {number} samples - how many delays were recorded.
  * @property {number} p50Ms - the median delay.
  * @property {number} p99Ms - the 99th percentile.
- * @property {number} maxMs - the longest: the longest the loop was held.
+ * @property {number} maxMs - the longest: the longest the loop was held. A delay histogram does not
+ *   count the stretch before its timer first fires, which under load may be a long one (the
+ *   monitor starts as the first messages arrive), so the memory sampler's timer, running since
+ *   `start()`, is asked too: this is the larger of the two.
  */
 
 /**
@@ -60,6 +63,8 @@ export class LoadMonitor {
   #peaks = { rss: 0, external: 0, heapUsed: 0 };
   #rssStart = 0;
   #stalls = [];
+  #lateMax = 0; // the sampler timer's longest lateness, since start()...
+  #steadyLateMax = null; // ...and since markSteady()
   #kernelPeak = false; // the kernel keeps the peak RSS for us
 
   /** Starts (or restarts, dropping what was measured) the measurement. */
@@ -82,6 +87,7 @@ export class LoadMonitor {
     if (this.#whole === null) return;
     this.#steady?.disable();
     this.#steady = startHistogram();
+    this.#steadyLateMax = 0;
   }
 
   /**
@@ -99,8 +105,8 @@ export class LoadMonitor {
     const kernelPeak = this.#kernelPeak ? peakRss() : null;
     const stats = {
       seconds: Number(process.hrtime.bigint() - this.#started) / 1e9,
-      loopDelay: delays(whole),
-      steadyLoopDelay: steady === null ? null : delays(steady),
+      loopDelay: delays(whole, this.#lateMax),
+      steadyLoopDelay: steady === null ? null : delays(steady, this.#steadyLateMax ?? 0),
       rssStart: this.#rssStart,
       rssEnd,
       peakRss: Math.max(kernelPeak ?? 0, this.#peaks.rss, rssEnd),
@@ -122,12 +128,16 @@ export class LoadMonitor {
     this.#timer = null;
     this.#peaks = { rss: 0, external: 0, heapUsed: 0 };
     this.#stalls = [];
+    this.#lateMax = 0;
+    this.#steadyLateMax = null;
   }
 
   #tick() {
     const now = process.hrtime.bigint();
     const lateMs = Number(now - this.#lastTick) / 1e6 - SAMPLE_MS;
     this.#lastTick = now;
+    this.#lateMax = Math.max(this.#lateMax, lateMs);
+    if (this.#steadyLateMax !== null) this.#steadyLateMax = Math.max(this.#steadyLateMax, lateMs);
     const stalls = this.#stalls;
     if (stalls.length < STALLS_KEPT || lateMs > stalls.at(-1).ms) {
       stalls.push({ atSeconds: Number(now - this.#started) / 1e9, ms: lateMs });
@@ -176,8 +186,12 @@ function startHistogram() {
   return histogram;
 }
 
-/** @returns {LoopDelay} */
-function delays(histogram) {
+/**
+ * @param {import('node:perf_hooks').IntervalHistogram} histogram
+ * @param {number} lateMaxMs - the sampler timer's longest lateness over the same stretch.
+ * @returns {LoopDelay}
+ */
+function delays(histogram, lateMaxMs) {
   histogram.disable();
   const samples = histogram.count;
   const delay = (ns) => (samples === 0 ? 0 : Math.max(0, ns / 1e6 - RESOLUTION_MS));
@@ -185,6 +199,6 @@ function delays(histogram) {
     samples,
     p50Ms: delay(histogram.percentile(50)),
     p99Ms: delay(histogram.percentile(99)),
-    maxMs: delay(histogram.max),
+    maxMs: Math.max(delay(histogram.max), lateMaxMs),
   };
 }

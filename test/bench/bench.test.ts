@@ -148,7 +148,7 @@ describe('bench load monitor', () => {
   }
 
   test('sees the event loop held and memory written, and says when the loop stalled', () => {
-    const holdMs = 80;
+    const holdMs = 100;
     const touchMb = 64;
     const output = execFileSync(
       process.execPath,
@@ -156,16 +156,24 @@ describe('bench load monitor', () => {
       { encoding: 'utf8' },
     );
     const { stats } = JSON.parse(output) as Probe;
-    for (const delay of [stats.loopDelay, stats.steadyLoopDelay!]) {
+    const whole = stats.loopDelay;
+    const steady = stats.steadyLoopDelay!;
+    for (const delay of [whole, steady]) {
       expect(delay.samples).toBeGreaterThan(10);
-      expect(delay.maxMs).toBeGreaterThanOrEqual(holdMs - 1);
       expect(delay.p50Ms).toBeLessThanOrEqual(delay.p99Ms);
       expect(delay.p99Ms).toBeLessThanOrEqual(delay.maxMs);
     }
-    // The hold came after 60 ms of the monitor's 100 ms or more.
-    const [longest] = stats.longestStalls;
-    expect(longest!.ms).toBeGreaterThanOrEqual(holdMs - 1);
-    expect(longest!.atSeconds).toBeGreaterThan(0.06);
+    // The first hold, right at the start, is seen by the monitor's 10 ms timer (so up to 10 ms
+    // short); the steady figures start after it and see the second hold whole.
+    expect(whole.maxMs).toBeGreaterThanOrEqual(2 * holdMs - 10);
+    expect(steady.maxMs).toBeGreaterThanOrEqual(holdMs - 1);
+    expect(steady.maxMs).toBeLessThan(2 * holdMs - 10);
+    const [first, second] = stats.longestStalls;
+    expect(first!.ms).toBeGreaterThanOrEqual(2 * holdMs - 10);
+    expect(first!.atSeconds).toBeGreaterThanOrEqual((2 * holdMs) / 1000);
+    expect(first!.atSeconds).toBeLessThan((2 * holdMs + 60) / 1000);
+    expect(second!.ms).toBeGreaterThanOrEqual(holdMs - 10);
+    expect(second!.atSeconds).toBeGreaterThan((3 * holdMs) / 1000);
     expect(stats.peakRss - stats.rssStart).toBeGreaterThanOrEqual(touchMb * 1e6 * 0.9);
     expect(stats.peakExternal).toBeGreaterThanOrEqual(touchMb * 1e6);
   });
