@@ -47,15 +47,7 @@ export function summarize(profile, top) {
     }
     total += us;
     const file = shortFile(frame.url);
-    const name = frame.functionName || '(anonymous)';
-    // V8's own entries ('(garbage collector)', '(program)') have no script; others without one
-    // are native functions, a socket write, say.
-    const where =
-      file !== ''
-        ? `${name} ${file}:${frame.lineNumber + 1}`
-        : name.startsWith('(')
-          ? name
-          : `${name} (native)`;
+    const where = frameName(frame);
     functions.set(where, (functions.get(where) ?? 0) + us);
     const fileKey = file === '' ? where : file;
     files.set(fileKey, (files.get(fileKey) ?? 0) + us);
@@ -92,6 +84,21 @@ export function formatSummary(summary) {
     '',
     markdown(rows(summary.files, 'file (self time of all its functions)')),
   ].join('\n');
+}
+
+/**
+ * How a profile names a function: its name with file and line, V8's own entries ('(garbage
+ * collector)', '(program)') as they are, and other functions without a script as native ones (a
+ * socket write, say).
+ *
+ * @param {{ functionName: string, url: string, lineNumber: number }} frame - a node's callFrame.
+ * @returns {string}
+ */
+export function frameName(frame) {
+  const file = shortFile(frame.url);
+  const name = frame.functionName || '(anonymous)';
+  if (file !== '') return `${name} ${file}:${frame.lineNumber + 1}`;
+  return name.startsWith('(') ? name : `${name} (native)`;
 }
 
 /** A script's URL as a path relative to the repository (or a node: / built-in name). */

@@ -7,6 +7,7 @@ import process from 'node:process';
 import { fileURLToPath } from 'node:url';
 import { parseOptions, USAGE } from './options.mjs';
 import { runGenerator, startServer } from './processes.mjs';
+import { formatStretches, longestStretches } from './profile-stalls.mjs';
 import { formatSummary, summarize } from './profile-summary.mjs';
 import { figures, loadTable, megabytes, number, table, verdicts } from './report.mjs';
 import { DEFLATE, SCENARIOS, SERVERS } from './scenarios.mjs';
@@ -168,7 +169,15 @@ for (const scenarioKey of options.scenarios) {
     out();
     out(`### CPU profile of ${SERVERS[key].label} (${file.slice(HERE.length - 'bench/'.length)})`);
     out();
-    out(formatSummary(summarize(JSON.parse(readFileSync(file, 'utf8')), options.top)));
+    const profile = JSON.parse(readFileSync(file, 'utf8'));
+    out(formatSummary(summarize(profile, options.top)));
+    // Where the servers measure their event loop, say what held it.
+    if (scenario.serverStats) {
+      out();
+      out(`#### The longest stretches without idle time (the event loop held)`);
+      out();
+      out(formatStretches(longestStretches(profile, 3, 10)));
+    }
   }
 }
 

@@ -1,7 +1,7 @@
 /**
  * The benchmark harness's own behaviour: its frame counter (header-only parsing, any chunking),
  * the frame pool's payload accounting, the servers' load monitor, whole short runs against every
- * server (the many-connection scenario with a few connections), and the CPU-profile summary.
+ * server (the many-connection scenario with a few connections), and the CPU-profile summaries.
  * Speed is not asserted here; `npm run bench` measures it.
  */
 import { execFile, execFileSync } from 'node:child_process';
@@ -293,6 +293,46 @@ describe('bench run', () => {
     );
     expect(failure?.code).toBe(2);
     expect(failure?.stderr).toMatch(/unknown "nginx"[\s\S]*Usage/);
+  });
+});
+
+describe('bench profile stalls', () => {
+  test('finds the longest busy stretches, longest first, and what ran in each', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'silverback-stalls-'));
+    try {
+      const script = join(dir, 'stalls.js');
+      // Two stretches of work with an idle wait between them: 300 ms, then 100 ms.
+      writeFileSync(
+        script,
+        'function spin(ms) { const end = Date.now() + ms; let x = 0; ' +
+          'while (Date.now() < end) x += Math.sqrt(x + 1); return x; }\n' +
+          'function spinShort() { return spin(100); }\nfunction spinLong() { return spin(300); }\n' +
+          'spinShort();\nsetTimeout(spinLong, 100);\n',
+      );
+      execFileSync(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${dir}`, script]);
+      const profile = readdirSync(dir).find((name) => name.endsWith('.cpuprofile'));
+      const output = execFileSync(
+        process.execPath,
+        [join(ROOT, 'bench', 'profile-stalls.mjs'), join(dir, profile!), '--count', '2'],
+        { encoding: 'utf8' },
+      );
+      const stretches = output.split(/^Busy /m).slice(1);
+      expect(stretches).toHaveLength(2);
+      const [longest, next] = stretches.map((text) => ({
+        ms: Number(/^(\d+) ms/.exec(text)![1]),
+        at: Number(/from ([\d.]+) s/.exec(text)![1]),
+        text,
+      }));
+      expect(longest!.ms).toBeGreaterThanOrEqual(290);
+      expect(longest!.text).toMatch(/\| spinLong .*stalls\.js:3/);
+      expect(next!.ms).toBeGreaterThanOrEqual(90);
+      expect(next!.ms).toBeLessThan(longest!.ms);
+      expect(next!.text).toMatch(/\| spinShort .*stalls\.js:2/);
+      // The short one ran first.
+      expect(next!.at).toBeLessThan(longest!.at);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
