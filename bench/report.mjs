@@ -247,13 +247,14 @@ export function verdicts(scenarioKey, scenario, results) {
         `${Math.round(worst)}% of the time; these figures are noisy, rerun on a quiet machine.`,
     );
   }
-  // A server that keeps what it allocated under load peaks higher with every repetition.
+  // A server that keeps what earlier repetitions allocated peaks higher with every repetition.
   for (const f of Object.values(results)) {
     const peaks = f.load?.peakRssPerRep ?? [];
     if (peaks.length >= 2 && peaks.at(-1) > 1.25 * peaks[0]) {
       lines.push(
         `Warning: ${f.label}'s peak RSS grew from repetition to repetition ` +
-          `(${peaks.map(megabytes).join(', ')}): memory that the load leaves behind.`,
+          `(${peaks.map(megabytes).join(', ')}): it kept memory from earlier ones (a leak, or ` +
+          'an allocator that does not give freed memory back); more repetitions tell which.',
       );
     }
   }
