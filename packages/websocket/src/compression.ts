@@ -474,6 +474,10 @@ export class PerMessageDeflate {
    */
   compressSync(data: Buffer, fin: boolean): Buffer | undefined {
     if (data.length > SYNC_DEFLATE_MAX || this.#closed) return undefined;
+    // A fresh context's first use touches its ~256 KiB of tables for the first time, which costs
+    // tens of times a warm compression: a thousand new connections paying that on the event loop
+    // at once would stall it, so the first message goes through the thread pool.
+    if (this.#deflate === null || this.#deflateLevel !== this.#level) return undefined;
     const deflate = this.#deflater();
     const zlib = zlibInternals(deflate);
     if (zlib === undefined) return undefined;
@@ -610,23 +614,27 @@ export class PerMessageDeflate {
 
 /**
  * Decompresses one message as its compressed pieces arrive. Small pieces are inflated on the spot;
- * once a piece is too large the rest of the message goes through the thread pool, with the
- * inflater's own backpressure. `end` appends the trailer and reports when every piece has been
- * decompressed.
+ * once a piece is too large the rest of the message goes through the thread pool, one piece at a
+ * time, as jobs of the same bounded queue the compressors use, so a thousand connections
+ * receiving large messages at once cannot flood the pool (nor the event loop with their
+ * results). `end` appends the trailer and reports when every piece has been decompressed.
  */
 export class Decompressor {
   readonly #owner: PerMessageDeflate;
   readonly #inflate: InflateRaw;
   readonly #onOutput: (piece: Buffer) => boolean;
   readonly #onError: (err: Error) => void;
-  #async = false; // using the stream API, until the message ends
+  #async = false; // using the thread pool, until the message ends
   #syncBytes = 0;
   #stopped = false;
   #ended = false; // the peer ended the DEFLATE stream (a block with BFINAL set)
+  // The thread-pool side: pieces waiting, the job running, and who waits for them.
+  readonly #inputs: Buffer[] = [];
+  #jobDone: (() => void) | null = null;
+  #onDrained: (() => void)[] = [];
   #pendingEnd: (() => void) | null = null;
   readonly #handleEnd = (): void => {
     this.#ended = true;
-    this.#finish();
   };
   readonly #handleData = (piece: Buffer): void => {
     if (!this.#stopped && !this.#onOutput(piece)) this.#stop(true);
@@ -648,7 +656,10 @@ export class Decompressor {
     this.#onError = onError;
   }
 
-  /** Writes a compressed piece; returns false when the caller should wait for `drained`. */
+  /**
+   * Writes a compressed piece; returns false when it went to the thread pool, and the caller
+   * should stop reading until `drained` calls back.
+   */
   write(piece: Buffer): boolean {
     if (this.#stopped) return true;
     if (
@@ -664,12 +675,15 @@ export class Decompressor {
       }
     }
     this.#goAsync();
-    return this.#inflate.write(piece);
+    this.#inputs.push(piece);
+    this.#pump();
+    return false;
   }
 
-  /** Calls `callback` once the inflater can take more input. */
+  /** Calls `callback` once every piece written so far has been decompressed. */
   drained(callback: () => void): void {
-    this.#inflate.once('drain', callback);
+    if (this.#idle()) process.nextTick(callback);
+    else this.#onDrained.push(callback);
   }
 
   /** Ends the message: `callback` runs once all its output has been delivered. */
@@ -687,12 +701,8 @@ export class Decompressor {
     }
     this.#goAsync();
     this.#pendingEnd = callback;
-    if (this.#ended) {
-      process.nextTick(() => this.#finish());
-      return;
-    }
-    this.#inflate.write(TRAILER);
-    this.#inflate.flush(zlibConstants.Z_SYNC_FLUSH, () => this.#finish());
+    this.#inputs.push(TRAILER);
+    this.#pump();
   }
 
   /** Abandons the message (the connection failed). */
@@ -723,18 +733,69 @@ export class Decompressor {
     this.#inflate.on('end', this.#handleEnd);
   }
 
-  // RFC 7692 section 7.2.3.4 lets a sender end a message with a BFINAL block instead of a sync
-  // flush: zlib then ends the stream, and the next message needs a fresh inflater.
-  #finish(): void {
-    const callback = this.#pendingEnd;
-    if (callback === null || this.#stopped) return;
+  #idle(): boolean {
+    return this.#jobDone === null && this.#inputs.length === 0;
+  }
+
+  // Runs the next waiting piece as a job: write it, sync-flush, and take the output.
+  #pump(): void {
+    if (this.#stopped || this.#jobDone !== null) return;
+    const input = this.#inputs.shift();
+    if (input === undefined) {
+      this.#settle();
+      return;
+    }
+    this.#jobDone = noop; // taken: the queue may hold the job a while
+    zlibJobs.run((done) => {
+      if (this.#stopped) {
+        done();
+        return;
+      }
+      let released = false;
+      const release = (): void => {
+        if (released) return;
+        released = true;
+        done();
+      };
+      this.#jobDone = release;
+      // RFC 7692 section 7.2.3.4 lets a sender end a message with a BFINAL block instead of a
+      // sync flush: zlib then ends the stream, ignores what follows, and the next message needs
+      // a fresh inflater.
+      if (this.#ended) {
+        process.nextTick(() => this.#jobFinished(release));
+        return;
+      }
+      this.#inflate.write(input);
+      this.#inflate.flush(zlibConstants.Z_SYNC_FLUSH, () => this.#jobFinished(release));
+    });
+  }
+
+  #jobFinished(release: () => void): void {
+    release();
+    if (this.#jobDone !== release) return; // stopped meanwhile
+    this.#jobDone = null;
+    this.#pump();
+  }
+
+  // Nothing left to decompress: wake whoever waits, and end the message if asked.
+  #settle(): void {
+    const waiting = this.#onDrained;
+    this.#onDrained = [];
+    for (const callback of waiting) callback();
+    const end = this.#pendingEnd;
+    if (end === null || this.#stopped) return;
     this.#pendingEnd = null;
     this.#stop(this.#ended);
-    callback();
+    end();
   }
 
   #stop(broken: boolean): void {
     this.#stopped = true;
+    // A job in flight gives its slot back now; the queue must not wait for a dead message.
+    const jobDone = this.#jobDone;
+    this.#jobDone = null;
+    jobDone?.();
+    this.#inputs.length = 0;
     if (this.#async) {
       this.#inflate.off('data', this.#handleData);
       this.#inflate.off('error', this.#handleError);
@@ -743,6 +804,8 @@ export class Decompressor {
     this.#owner.endInflate(broken);
   }
 }
+
+function noop(): void {}
 
 function ignore(): void {}
 

@@ -391,9 +391,59 @@ describe('on-the-spot and thread-pool work mix within one context', () => {
     );
     // The next message gets a fresh inflater.
     const server = new PerMessageDeflate(defaults, true, {});
-    const ok = server.compressSync(Buffer.from('fine again'), true)!;
+    const ok = await compress(server, Buffer.from('fine again'));
     expect((await decompress(client, ok)).toString()).toBe('fine again');
     server.close();
     client.close();
   });
+});
+
+test('a fresh context compresses its first message in the thread pool, later ones on the spot', async () => {
+  const server = new PerMessageDeflate(defaults, true, {});
+  const client = new PerMessageDeflate(defaults, false, {});
+  const text = Buffer.from('warm up the tables first, then compress on the spot');
+  expect(server.compressSync(text, true)).toBeUndefined(); // first use: to the pool
+  const first = await compress(server, text);
+  const second = server.compressSync(text, true);
+  expect(second).toBeDefined();
+  expect((await decompress(client, first)).equals(text)).toBe(true);
+  expect((await decompress(client, second!)).equals(text)).toBe(true);
+  server.setLevel(6); // a new level means a new context: to the pool again
+  expect(server.compressSync(text, true)).toBeUndefined();
+  server.close();
+  client.close();
+});
+
+test('large inflations queue as thread-pool jobs, one piece at a time per message', async () => {
+  const { randomBytes } = await import('node:crypto');
+  const server = new PerMessageDeflate(defaults, true, {});
+  // Many connections' worth of decompressors, all fed large pieces at once: each still finishes.
+  const clients = Array.from({ length: 40 }, () => new PerMessageDeflate(defaults, false, {}));
+  const data = Buffer.from(randomBytes(96 * 1024).toString('hex')); // 192 KiB of text
+  const payload = await compress(server, data);
+  const outputs = await Promise.all(
+    clients.map(
+      (client) =>
+        new Promise<Buffer>((resolve, reject) => {
+          const pieces: Buffer[] = [];
+          let drained = 0;
+          const decompressor = client.decompressor((piece) => {
+            pieces.push(Buffer.from(piece));
+            return true;
+          }, reject);
+          const half = payload.length >> 1;
+          // Large pieces go to the pool: write() asks the caller to wait.
+          expect(decompressor.write(payload.subarray(0, half))).toBe(false);
+          expect(decompressor.write(payload.subarray(half))).toBe(false);
+          decompressor.drained(() => drained++);
+          decompressor.end(() => {
+            expect(drained).toBe(1);
+            resolve(Buffer.concat(pieces));
+          });
+        }),
+    ),
+  );
+  for (const out of outputs) expect(out.equals(data)).toBe(true);
+  server.close();
+  for (const client of clients) client.close();
 });
