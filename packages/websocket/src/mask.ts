@@ -50,17 +50,6 @@ export function maskInPlace(data: Uint8Array, key: Uint8Array, position = 0): nu
   return (position + length) & 3;
 }
 
-/** Copies `source` into `target` at `offset` and masks the copy with `key`. */
-export function maskInto(
-  source: Uint8Array,
-  key: Uint8Array,
-  target: Buffer,
-  offset: number,
-): void {
-  target.set(source, offset);
-  maskInPlace(target.subarray(offset, offset + source.length), key, 0);
-}
-
 // Mask keys come from a pooled random buffer: one getrandom call serves 2,048 frames.
 const KEY_POOL_SIZE = 8192;
 let keyPool = Buffer.allocUnsafe(0);

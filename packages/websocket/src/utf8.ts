@@ -95,9 +95,4 @@ export class Utf8Validator {
     this.#partialLength = 0;
     return complete;
   }
-
-  /** Forgets any partial sequence. */
-  reset(): void {
-    this.#partialLength = 0;
-  }
 }
