@@ -47,6 +47,7 @@ import type { FastifyInstance, FastifyPluginCallback, FastifyRequest, RouteOptio
 import fp from 'fastify-plugin';
 import type { Conn } from '@silverback/websocket';
 import {
+  describeHandlerClose,
   inject as injectUpgrade,
   UpgradeLayer,
   type UpgradeErrorContext,
@@ -166,7 +167,10 @@ function logError(
   context: UpgradeErrorContext<FastifyRequest>,
 ): void {
   if (context.phase === 'handler' && context.request !== undefined) {
-    context.request.log.error({ err }, 'websocket handler failed; connection closed with 1011');
+    context.request.log.error(
+      { err, closeCode: context.close?.code },
+      `websocket handler failed; ${describeHandlerClose(context.close)}`,
+    );
     return;
   }
   fastify.log.error({ err, url: context.req.url }, 'websocket upgrade failed');

@@ -568,6 +568,40 @@ describe('handlers, shutdown and tracking', () => {
     expect(unhandled).toEqual([]);
   });
 
+  test('a handler failing after the peer closed with 1009 logs 1009, the code that ended it', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const stream = {
+      write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>),
+    };
+    let failed: () => void = () => {};
+    const failing = new Promise<void>((resolve) => (failed = resolve));
+    const app = await build({}, { logger: { level: 'error', stream } });
+    app.get('/big', { websocket: true }, async (conn) => {
+      await conn.readMessage().catch(() => {});
+      try {
+        await conn.writeMessage(TextMessage, 'too late');
+      } finally {
+        failed();
+      }
+    });
+    const port = await listen(app);
+    const ws = await open(port, '/big');
+    const closed = closeOf(ws);
+    ws.close(1009, 'too big for me');
+    expect((await closed).code).toBe(1009);
+    await failing;
+    await app.close();
+    const errors = lines.filter((line) => line.level === 50);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]!.msg).toBe(
+      'websocket handler failed; the peer closed the connection with 1009 "too big for me"',
+    );
+    expect(errors[0]!.closeCode).toBe(1009);
+    expect((errors[0]!.err as { message: string }).message).toMatch(
+      /^websocket: close 1009 \(message too big\): too big for me; the peer closed the connection/,
+    );
+  });
+
   test('fastify.close() sends 1001 to every open websocket and waits for the closing handshakes', async () => {
     const app = await build();
     const joined: Conn[] = [];

@@ -66,6 +66,7 @@
 export { inject, registerInjectTarget, type InjectOptions } from './inject.js';
 export { MemorySocket, memorySocketPair, type StreamCallback } from './memory-socket.js';
 export {
+  describeHandlerClose,
   PendingUpgrade,
   pendingUpgrade,
   UpgradeLayer,

@@ -17,6 +17,7 @@ import {
   type CompressionOptions,
 } from './compression.js';
 import { Conn } from './conn.js';
+import { keepAliveTiming, type KeepAliveOption } from './keepalive.js';
 import { HandshakeError, TimeoutError, type HandshakeResponse } from './errors.js';
 import {
   computeAcceptKey,
@@ -62,6 +63,15 @@ export interface DialerOptions {
   enableCompression?: boolean | CompressionOptions;
   /** The read limit of each connection, in bytes after decompression. Default 64 MiB. */
   readLimit?: number;
+  /**
+   * The heartbeat: `{ interval, timeout }` sends a ping after `interval` ms in which nothing
+   * arrived from the peer, and closes the connection when nothing arrives within `timeout` ms of
+   * it (reads then reject with a {@link TimeoutError} whose `code` is `'ERR_WS_KEEPALIVE'`; the
+   * connection ends with 1006). It works whether or not the application is reading, on one
+   * timer per connection. Default `false` (none); `redial` defaults to
+   * `{ interval: 30_000, timeout: 10_000 }`.
+   */
+  keepAlive?: KeepAliveOption;
   /**
    * TLS options for `wss:` URLs, passed to `tls.connect` (`ca`, `cert`, `key`,
    * `rejectUnauthorized`, `servername`, ...). SNI is set to the URL's host unless it is an IP
@@ -264,9 +274,11 @@ export class Dialer {
   /**
    * @param options - see {@link DialerOptions}.
    * @throws {TypeError} when a subprotocol is not an HTTP token or is repeated.
-   * @throws {RangeError} for invalid compression options or a negative timeout.
+   * @throws {RangeError} for invalid compression options, a negative timeout or invalid
+   *   keepAlive timing.
    */
   constructor(options: DialerOptions = {}) {
+    keepAliveTiming(options.keepAlive);
     this.#options = { ...options };
     const timeout = options.handshakeTimeout ?? DEFAULT_DIAL_TIMEOUT;
     if (!(timeout >= 0)) throw new RangeError('websocket: handshakeTimeout must not be negative');
@@ -319,7 +331,9 @@ export class Dialer {
     const attempt = new Attempt(this.#handshakeTimeout, options.signal);
     try {
       const stream = await this.#open(target, attempt);
-      return await attempt.race(this.#exchange(stream, request, key, offered, attempt));
+      return await attempt.race(
+        this.#exchange(stream, request, key, offered, attempt, target.url.href),
+      );
     } catch (err) {
       attempt.fail(err);
       throw attempt.error;
@@ -431,6 +445,7 @@ export class Dialer {
     key: string,
     offered: readonly string[],
     attempt: Attempt,
+    url: string,
   ): Promise<DialResult> {
     return new Promise<DialResult>((resolve, reject) => {
       readResponseHead(
@@ -473,6 +488,8 @@ export class Dialer {
             writeBufferPool: this.#options.writeBufferPool,
             readLimit: this.#options.readLimit,
             head: rest,
+            url,
+            keepAlive: this.#options.keepAlive,
           });
           resolve({ conn, response });
         },

@@ -4,6 +4,7 @@
  * @module
  */
 
+import type { IncomingMessage } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex, Readable, Writable } from 'node:stream';
 import type { BufferPool } from './buffer-pool.js';
@@ -42,6 +43,13 @@ import {
   TimeoutError,
 } from './errors.js';
 import { DeadlineTimer } from './deadline.js';
+import { publishClose, publishOpen } from './diagnostics.js';
+import {
+  Heartbeat,
+  keepAliveTiming,
+  type HeartbeatHost,
+  type KeepAliveOption,
+} from './keepalive.js';
 import { FrameReader, type FrameHandler } from './frame-reader.js';
 import { FrameWriter } from './frame-writer.js';
 import { MessageReader } from './message-reader.js';
@@ -74,6 +82,19 @@ export type MessageData = Buffer | Uint8Array | string;
 /** A deadline: a `Date`, epoch milliseconds, or `null` for none. */
 export type Deadline = Date | number | null;
 
+/** How a connection ended, or is ending: see {@link Conn.closeStatus}. */
+export interface CloseStatus {
+  /**
+   * The close code of the first close frame, whichever side sent it (1005 when it had none);
+   * 1006 when the connection ended without one.
+   */
+  code: number;
+  /** That frame's reason, `''` when none. */
+  reason: string;
+  /** Which side sent that first close frame; `undefined` when none did (1006). */
+  initiator: 'peer' | 'local' | undefined;
+}
+
 /**
  * How a connection was negotiated. Built by the {@link Upgrader} and the {@link Dialer}.
  *
@@ -91,6 +112,12 @@ export interface ConnOptions {
   deflate?: PerMessageDeflate;
   /** Bytes read past the handshake, which start the frame stream. */
   head?: Buffer;
+  /** The upgrade request (server side), for the `silverback:connection:open` channel. */
+  request?: IncomingMessage;
+  /** The URL dialled (client side), for the same channel. */
+  url?: string;
+  /** The heartbeat's timing, or `false` / undefined for none. */
+  keepAlive?: KeepAliveOption;
 }
 
 // A message that has started to arrive.
@@ -224,6 +251,10 @@ export class Conn implements AsyncIterable<Message> {
 
   // Closing.
   #closeSent = false;
+  #closeStatus: CloseStatus | null = null; // from the first close frame, or 1006 at the end
+  #closedForWrites: Error | null = null; // what writes after our close frame reject with
+  #failure: Error | undefined; // what failed the connection, for the close channel
+  #heartbeat: Heartbeat | null = null;
   #closeReceived = false;
   #draining = false; // closeGracefully is waiting for the peer's close frame
   #socketClosed = false;
@@ -263,13 +294,24 @@ export class Conn implements AsyncIterable<Message> {
     const net = socket as Partial<Socket>;
     net.setNoDelay?.(true);
     net.setTimeout?.(0);
-    socket.on('data', (chunk: Buffer) => this.#reader.write(chunk));
+    const timing = keepAliveTiming(options.keepAlive);
+    if (timing === null) {
+      socket.on('data', (chunk: Buffer) => this.#reader.write(chunk));
+    } else {
+      const heartbeat = new Heartbeat(timing, this.#heartbeatHost());
+      this.#heartbeat = heartbeat;
+      socket.on('data', (chunk: Buffer) => {
+        heartbeat.last = performance.now();
+        this.#reader.write(chunk);
+      });
+    }
     socket.on('end', () => this.#onSocketEnd());
     socket.on('error', (err: Error) => {
       // The 'close' that follows reports the failure, with this as its cause.
       this.#socketError ??= err;
     });
     socket.on('close', () => this.#onSocketClose());
+    publishOpen(this, options.request, options.url);
     if (options.head !== undefined && options.head.length > 0) this.#reader.write(options.head);
     // Adding a 'data' listener does not restart a stream that was paused explicitly; one this
     // connection paused itself (the head alone filled the read buffer) stays paused.
@@ -431,8 +473,9 @@ export class Conn implements AsyncIterable<Message> {
    *
    * @param type - the message type.
    * @param data - the payload; a string is sent as UTF-8.
-   * @throws {CloseSentError} after this side sent its close frame.
-   * @throws {CloseError} when the connection has closed.
+   * @throws {CloseSentError} after this side sent its close frame (`closeCode` is its code).
+   * @throws {CloseError} after the peer's close frame was answered (`code` is the peer's), or
+   *   when the connection has closed (1006).
    * @throws {TimeoutError} when the write deadline passed.
    */
   writeMessage(type: MessageType, data: MessageData): Promise<void> {
@@ -511,7 +554,7 @@ export class Conn implements AsyncIterable<Message> {
     if (payload.length > MAX_CONTROL_PAYLOAD) {
       return Promise.reject(new RangeError('websocket: control frame payload over 125 bytes'));
     }
-    if (this.#closeSent) return Promise.reject(new CloseSentError());
+    if (this.#closeSent) return Promise.reject(this.#closedForWrites!);
     if (this.#writeError !== null) return Promise.reject(this.#writeError);
     let written: Promise<void>;
     if (type !== CloseMessage) {
@@ -528,9 +571,9 @@ export class Conn implements AsyncIterable<Message> {
   }
 
   #writeClose(payload: Buffer): Promise<void> {
-    if (this.#closeSent) return Promise.reject(new CloseSentError());
+    if (this.#closeSent) return Promise.reject(this.#closedForWrites!);
     if (this.#writeError !== null) return Promise.reject(this.#writeError);
-    this.#markCloseSent();
+    this.#markCloseSent(payload);
     this.#writer.writeFrame(CloseMessage, true, false, payload);
     this.#afterCloseSent();
     return this.#accepted();
@@ -694,6 +737,16 @@ export class Conn implements AsyncIterable<Message> {
    */
   get closed(): Promise<void> {
     return this.#closedPromise;
+  }
+
+  /**
+   * Tells how the connection ended, or is ending: the code and reason of the first close frame
+   * sent or received and which side sent it, or code 1006 once the TCP connection closed without
+   * any. `undefined` while no close frame has crossed and the connection is open. Adapters log
+   * it, so that a handler failing after the peer closed with 1009 is reported as such.
+   */
+  closeStatus(): CloseStatus | undefined {
+    return this.#closeStatus ?? undefined;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -937,6 +990,7 @@ export class Conn implements AsyncIterable<Message> {
         return;
       }
       this.#closeReceived = true;
+      this.#noteClose(parsed.code, parsed.text, 'peer');
       this.#reader.stop();
       this.#failRead(new CloseError(parsed.code, parsed.text), true);
       this.#runHandler(this.closeHandler(), parsed.code, parsed.text);
@@ -1265,9 +1319,20 @@ export class Conn implements AsyncIterable<Message> {
     this.#writer.abort();
   }
 
-  #markCloseSent(): void {
+  // Writes after our close frame fail: with the peer's CloseError when we only answered its close
+  // frame, else with CloseSentError; both say who closed, with which code.
+  #markCloseSent(payload: Buffer): void {
     this.#closeSent = true;
-    const err = new CloseSentError();
+    const parsed = parseClosePayload(payload);
+    if (parsed.ok) this.#noteClose(parsed.code, parsed.text, 'local');
+    const status = this.#closeStatus;
+    const err =
+      status?.initiator === 'peer'
+        ? new CloseError(status.code, status.reason, {
+            detail: 'the peer closed the connection; nothing can be written after its close frame',
+          })
+        : new CloseSentError(status?.code, status?.reason);
+    this.#closedForWrites = err;
     if (this.#writeError === null) {
       this.#writeError = err;
       const tasks = this.#tasks.splice(0);
@@ -1286,11 +1351,13 @@ export class Conn implements AsyncIterable<Message> {
    * stops reading, and ends the TCP connection without waiting for the peer.
    */
   #fail(err: ProtocolError | ReadLimitError): void {
+    this.#failure ??= err;
     this.#reader.stop();
     this.#failRead(err, true);
     if (!this.#closeSent && this.#writeError === null) {
-      this.#markCloseSent();
-      this.#writer.writeFrame(CloseMessage, true, false, formatCloseMessage(err.closeCode));
+      const payload = formatCloseMessage(err.closeCode);
+      this.#markCloseSent(payload);
+      this.#writer.writeFrame(CloseMessage, true, false, payload);
     }
     this.#writer.flush();
     this.#endSocket(CLOSE_TCP_TIMEOUT);
@@ -1340,7 +1407,34 @@ export class Conn implements AsyncIterable<Message> {
     this.#readDeadline.stop();
     this.#writeDeadline.stop();
     if (this.#closeTimer !== null) clearTimeout(this.#closeTimer);
+    this.#heartbeat?.stop();
+    this.#noteClose(CloseAbnormalClosure, '', undefined);
+    const status = this.#closeStatus!;
+    // A closing handshake that completed is a clean end, even if TCP was reset after it.
+    const error =
+      this.#failure ??
+      (this.#closeReceived ? undefined : (cause ?? new CloseError(CloseAbnormalClosure, text)));
     this.#resolveClosed();
+    publishClose(this, status.code, status.reason, error);
+  }
+
+  #heartbeatHost(): HeartbeatHost {
+    return {
+      ping: () => void this.writeControl(PingMessage, EMPTY).catch(noop),
+      readingPaused: () => this.#socketPaused,
+      // The peer is gone: reads fail with the keepalive's error, and the socket is dropped.
+      expire: (err) => {
+        this.#failure ??= err;
+        this.#socketError ??= err;
+        this.#reader.stop();
+        this.#failRead(err, true);
+        this.#socket.destroy();
+      },
+    };
+  }
+
+  #noteClose(code: number, reason: string, initiator: CloseStatus['initiator']): void {
+    this.#closeStatus ??= { code, reason, initiator };
   }
 }
 

@@ -82,9 +82,16 @@ const closeLabels: Record<number, string> = {
   [CloseTLSHandshake]: 'TLS handshake error',
 };
 
+/** Options of {@link CloseError}: `cause`, and `detail` to say more than the code and reason. */
+export interface CloseErrorOptions extends ErrorOptions {
+  /** Appended to the message after `; `: who closed, what is refused. */
+  detail?: string;
+}
+
 /**
  * CloseError reports that the connection closed: the peer sent a close frame with `code` and
- * `text`, or the connection ended without one (`code` 1006). Reads after a close reject with it.
+ * `text`, or the connection ended without one (`code` 1006). Reads after a close reject with it,
+ * and so do writes after the peer's close frame (the message then says the peer closed).
  * Gorilla: `CloseError`.
  */
 export class CloseError extends WebSocketError {
@@ -96,16 +103,23 @@ export class CloseError extends WebSocketError {
   /**
    * @param code - the close code.
    * @param text - the close reason.
+   * @param options - `cause`, and `detail` appended to the message.
    */
-  constructor(code: number, text = '', options?: ErrorOptions) {
-    const label = closeLabels[code];
+  constructor(code: number, text = '', options?: CloseErrorOptions) {
+    const detail = options?.detail;
     super(
-      `websocket: close ${code}${label === undefined ? '' : ` (${label})`}${text === '' ? '' : `: ${text}`}`,
+      `websocket: close ${describeCode(code)}${text === '' ? '' : `: ${text}`}${detail === undefined ? '' : `; ${detail}`}`,
       options,
     );
     this.code = code;
     this.text = text;
   }
+}
+
+// "1009 (message too big)", as gorilla's messages name close codes.
+function describeCode(code: number): string {
+  const label = closeLabels[code];
+  return `${code}${label === undefined ? '' : ` (${label})`}`;
 }
 
 /** What a failed client handshake received from the server. */
@@ -184,7 +198,8 @@ export class ProtocolError extends WebSocketError {
 
 /**
  * ReadLimitError reports a message larger than the read limit (counted after decompression). The
- * connection failed: this side sent a 1009 close frame. Gorilla: `ErrReadLimit`.
+ * connection failed: this side sent a 1009 close frame. Its message names the limit and the
+ * option that sets it. Gorilla: `ErrReadLimit`.
  */
 export class ReadLimitError extends WebSocketError {
   /** Stable code: `'ERR_WS_READ_LIMIT'`. */
@@ -196,34 +211,76 @@ export class ReadLimitError extends WebSocketError {
 
   /** @param limit - the read limit in bytes. */
   constructor(limit: number) {
-    super(`websocket: read limit exceeded (${limit} bytes)`);
+    super(
+      `websocket: read limit exceeded: a message passed readLimit, ${formatBytes(limit)}; ` +
+        'raise it with the readLimit option or conn.setReadLimit() if such messages are expected',
+    );
     this.limit = limit;
   }
 }
 
+// "65536 bytes (64 KiB)": the exact figure an option takes, and a readable one.
+function formatBytes(bytes: number): string {
+  const units = ['KiB', 'MiB', 'GiB'];
+  let size = bytes;
+  let unit = '';
+  for (const next of units) {
+    if (size < 1024 || size % 1024 !== 0) break;
+    size /= 1024;
+    unit = next;
+  }
+  return unit === '' ? `${bytes} bytes` : `${bytes} bytes (${size} ${unit})`;
+}
+
 /**
  * CloseSentError reports a write after this side sent its close frame. Gorilla: `ErrCloseSent`.
+ * (A write after the peer's close frame rejects with that {@link CloseError} instead.)
  */
 export class CloseSentError extends WebSocketError {
   /** Stable code: `'ERR_WS_CLOSE_SENT'`. */
   readonly code = 'ERR_WS_CLOSE_SENT';
+  /** The close code this side sent (1005 when its close frame had none or it is unknown). */
+  readonly closeCode: number;
+  /** The reason this side sent with it, `''` when none. */
+  readonly closeText: string;
 
-  constructor() {
-    super('websocket: close sent');
+  /**
+   * @param closeCode - the close code this side sent; omitted: unknown.
+   * @param closeText - the reason sent with it.
+   */
+  constructor(closeCode?: number, closeText = '') {
+    super(
+      closeCode === undefined
+        ? 'websocket: close sent'
+        : `websocket: close sent: this side closed the connection with ${describeCode(closeCode)}` +
+            `${closeText === '' ? '' : ` "${closeText}"`}; nothing can be written after its close frame`,
+    );
+    this.closeCode = closeCode ?? CloseNoStatusReceived;
+    this.closeText = closeText;
   }
 }
 
+/** Stable codes of {@link TimeoutError}. */
+export type TimeoutErrorCode = 'ERR_WS_TIMEOUT' | 'ERR_WS_KEEPALIVE';
+
 /**
  * TimeoutError reports that a deadline passed: a read or write deadline (the connection is no
- * longer usable in that direction), a `writeControl` deadline, or a handshake timeout.
+ * longer usable in that direction), a `writeControl` deadline, a handshake timeout (`code`
+ * `'ERR_WS_TIMEOUT'`), or the keepalive's: nothing arrived from the peer in time after a ping, and
+ * the connection was closed (`code` `'ERR_WS_KEEPALIVE'`).
  */
 export class TimeoutError extends WebSocketError {
-  /** Stable code: `'ERR_WS_TIMEOUT'`. */
-  readonly code = 'ERR_WS_TIMEOUT';
+  /** Stable code: `'ERR_WS_TIMEOUT'`, or `'ERR_WS_KEEPALIVE'` for a peer found dead. */
+  readonly code: TimeoutErrorCode;
 
-  /** @param what - what timed out, such as `'read'` or `'handshake'`. */
-  constructor(what: string) {
-    super(`websocket: ${what} timeout`);
+  /**
+   * @param what - what timed out, such as `'read'` or `'handshake'`.
+   * @param code - the stable code (default `'ERR_WS_TIMEOUT'`).
+   * @param detail - appended to the message after `: `.
+   */
+  constructor(what: string, code: TimeoutErrorCode = 'ERR_WS_TIMEOUT', detail?: string) {
+    super(`websocket: ${what} timeout${detail === undefined ? '' : `: ${detail}`}`);
+    this.code = code;
   }
 }
 

@@ -120,6 +120,8 @@ export {
   isUnexpectedCloseError,
   type HandshakeResponse,
   type ProtocolErrorCode,
+  type TimeoutErrorCode,
+  type CloseErrorOptions,
 } from './errors.js';
 export {
   Conn,
@@ -129,7 +131,22 @@ export {
   type ControlHandler,
   type CloseHandler,
   type Deadline,
+  type CloseStatus,
 } from './conn.js';
+export {
+  type KeepAliveOptions,
+  type KeepAliveOption,
+  DEFAULT_ADAPTER_KEEPALIVE,
+} from './keepalive.js';
+export {
+  channels,
+  type ConnectionOpenMessage,
+  type ServerOpenMessage,
+  type ClientOpenMessage,
+  type ConnectionCloseMessage,
+  type HandshakeRefusedMessage,
+  type UpgradeTraceContext,
+} from './diagnostics.js';
 export { formatCloseMessage } from './close.js';
 export { PreparedMessage } from './prepared.js';
 export { joinMessages } from './join.js';

@@ -21,6 +21,8 @@ import {
 } from './compression.js';
 import { DEFAULT_HANDSHAKE_TIMEOUT } from './constants.js';
 import { Conn } from './conn.js';
+import { publishRefused, traceUpgrade } from './diagnostics.js';
+import { keepAliveTiming, type KeepAliveOption } from './keepalive.js';
 import { HandshakeError, TimeoutError } from './errors.js';
 import {
   computeAcceptKey,
@@ -83,12 +85,28 @@ export interface UpgraderOptions {
   enableCompression?: boolean | CompressionOptions;
   /** The read limit of each connection, in bytes after decompression. Default 64 MiB. */
   readLimit?: number;
+  /**
+   * The heartbeat: `{ interval, timeout }` sends a ping after `interval` ms in which nothing
+   * arrived from the peer, and closes the connection when nothing arrives within `timeout` ms of
+   * it (reads then reject with a {@link TimeoutError} whose `code` is `'ERR_WS_KEEPALIVE'`; the
+   * connection ends with 1006). It works whether or not the application is reading, on one
+   * timer per connection. Default `false` (none); the framework adapters default to
+   * `{ interval: 30_000, timeout: 30_000 }`.
+   */
+  keepAlive?: KeepAliveOption;
 }
 
 /** Headers `upgrade` may add to the 101 answer (cookies, say). */
 export type ResponseHeaders = OutgoingHttpHeaders | Record<string, string | string[] | number>;
 
 const EMPTY = Buffer.alloc(0);
+
+// Marks a request whose upgrade was attempted, across copies of this package.
+const kUpgrading = Symbol.for('silverback.websocket.upgrading');
+
+interface UpgradeMark {
+  [kUpgrading]?: true;
+}
 
 /**
  * Upgrader turns HTTP upgrade requests into WebSocket connections. Gorilla: `Upgrader`.
@@ -113,9 +131,10 @@ export class Upgrader {
 
   /**
    * @param options - see {@link UpgraderOptions}.
-   * @throws {RangeError} for invalid compression options.
+   * @throws {RangeError} for invalid compression options or keepAlive timing.
    */
   constructor(options: UpgraderOptions = {}) {
+    keepAliveTiming(options.keepAlive);
     this.#options = { ...options };
     this.#compression = compressionOptions(options.enableCompression);
     this.#handshakeTimeout = options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
@@ -135,7 +154,8 @@ export class Upgrader {
    * @param socket - the socket from that event.
    * @param head - the bytes read past the request (the `'upgrade'` event's third argument).
    * @param responseHeaders - headers to add to the 101 answer.
-   * @throws {HandshakeError} when the request is refused (`status` is the HTTP status sent).
+   * @throws {HandshakeError} when the request is refused (`status` is the HTTP status sent), or
+   *   when `upgrade` was already called for this request (`status` 0; the socket is left alone).
    * @throws {TimeoutError} when the handshake outlives `handshakeTimeout`.
    */
   upgrade(
@@ -143,6 +163,26 @@ export class Upgrader {
     socket: Duplex,
     head: Buffer = EMPTY,
     responseHeaders?: ResponseHeaders,
+  ): Promise<Conn> {
+    const mark = req as UpgradeMark;
+    if (mark[kUpgrading] === true) {
+      return Promise.reject(
+        new HandshakeError(
+          'upgrade() was already called for this request: a request is upgraded once, and its ' +
+            'socket belongs to the first call (its connection, or its HTTP error answer)',
+          0,
+        ),
+      );
+    }
+    mark[kUpgrading] = true;
+    return traceUpgrade(req, socket, () => this.#upgrade(req, socket, head, responseHeaders));
+  }
+
+  #upgrade(
+    req: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    responseHeaders: ResponseHeaders | undefined,
   ): Promise<Conn> {
     // A socket error must not crash the process, before the connection takes the socket over
     // (it adds its own listener) nor after a refusal, while the peer may reset the connection
@@ -158,7 +198,9 @@ export class Upgrader {
             new Promise<never>((_, reject) => {
               timer = setTimeout(() => {
                 socket.destroy();
-                reject(new TimeoutError('handshake'));
+                const err = new TimeoutError('handshake');
+                publishRefused(req, 0, err);
+                reject(err);
               }, timeout);
               timer.unref();
             }),
@@ -242,7 +284,9 @@ export class Upgrader {
       throw this.#refuse(req, socket, 403, 'request origin not allowed by Upgrader.checkOrigin');
     }
     if (socket.destroyed || !socket.writable) {
-      throw new HandshakeError('connection closed during the handshake', 0);
+      const err = new HandshakeError('connection closed during the handshake', 0);
+      publishRefused(req, 0, err);
+      throw err;
     }
 
     const protocol = this.#selectSubprotocol(req, extra);
@@ -278,6 +322,8 @@ export class Upgrader {
       writeBufferPool: this.#options.writeBufferPool,
       readLimit: this.#options.readLimit,
       head,
+      request: req,
+      keepAlive: this.#options.keepAlive,
     });
   }
 
@@ -304,6 +350,7 @@ export class Upgrader {
       undefined,
       cause === undefined ? undefined : { cause },
     );
+    publishRefused(req, status, err);
     if (this.#options.error !== undefined) {
       try {
         this.#options.error(req, socket, status, err);

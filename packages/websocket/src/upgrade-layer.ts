@@ -8,6 +8,7 @@
 
 import {
   createServer,
+  STATUS_CODES,
   ServerResponse,
   type IncomingMessage,
   type Server as HttpServer,
@@ -21,8 +22,10 @@ import {
   CloseNormalClosure,
   DEFAULT_HANDSHAKE_TIMEOUT,
 } from './constants.js';
-import type { Conn } from './conn.js';
+import type { CloseStatus, Conn } from './conn.js';
+import { publishRefused } from './diagnostics.js';
 import { HandshakeError, isCloseError } from './errors.js';
+import { DEFAULT_ADAPTER_KEEPALIVE } from './keepalive.js';
 import {
   checkSameOrigin,
   Upgrader,
@@ -74,6 +77,24 @@ export interface UpgradeErrorContext<TRequest> {
   request?: TRequest;
   /** The connection, for a handler error. */
   conn?: Conn;
+  /**
+   * For a handler error: how the connection ends. The close the connection was already in (the
+   * peer's 1009, say, or 1006 when it dropped), or the 1011 the layer closes it with now.
+   */
+  close?: CloseStatus;
+}
+
+/**
+ * Says how a failed handler's connection ended, for a log line: "the peer closed the connection
+ * with 1009", "connection closed with 1011".
+ */
+export function describeHandlerClose(close: CloseStatus | undefined): string {
+  if (close === undefined) return 'closed';
+  const reason = close.reason === '' ? '' : ` "${close.reason}"`;
+  if (close.initiator === 'peer')
+    return `the peer closed the connection with ${close.code}${reason}`;
+  if (close.initiator === undefined) return `the connection dropped (${close.code})`;
+  return `connection closed with ${close.code}${reason}`;
 }
 
 /** Options of an {@link UpgradeLayer}: the application-wide upgrader options and the layer's own. */
@@ -206,7 +227,8 @@ export class UpgradeLayer<TRequest> {
     this.#dispatch = dispatch;
     this.#options = { ...options };
     const { shouldHandle, drainMs, onError: _onError, checkOrigin: _check, ...rest } = options;
-    this.#upgraderOptions = rest;
+    // Adapters keep connections alive by default: proxies drop idle ones, and peers vanish.
+    this.#upgraderOptions = { ...rest, keepAlive: rest.keepAlive ?? DEFAULT_ADAPTER_KEEPALIVE };
     this.#shouldHandle = shouldHandle ?? (() => true);
     this.#drainMs = drainMs ?? DEFAULT_DRAIN_MS;
     this.#routingTimeout = options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
@@ -278,14 +300,14 @@ export class UpgradeLayer<TRequest> {
       ours = this.#shouldHandle(req);
     } catch (err) {
       this.report(err, { phase: 'dispatch', req });
-      writeHttpError(socket, 500);
+      refuse(req, socket, 500, 'shouldHandle threw');
       return true;
     }
     if (!ours) return false;
     // Until a Conn owns the socket, a reset by the client must not crash the process.
     socket.on('error', noop);
     if (this.#closed || (server !== undefined && this.#closingServers.has(server))) {
-      writeHttpError(socket, 503);
+      refuse(req, socket, 503, 'the server is shutting down');
       return true;
     }
     const res = new ServerResponse(req);
@@ -359,7 +381,12 @@ export class UpgradeLayer<TRequest> {
   report(err: unknown, context: UpgradeErrorContext<TRequest>): void {
     try {
       if (this.#options.onError !== undefined) this.#options.onError(err, context);
-      else console.error('silverback: websocket error', err);
+      else if (context.phase === 'handler') {
+        console.error(
+          `silverback: websocket handler failed; ${describeHandlerClose(context.close)}:`,
+          err,
+        );
+      } else console.error('silverback: websocket error', err);
     } catch {
       // nothing left to tell
     }
@@ -489,7 +516,16 @@ export class PendingUpgrade<TRequest> {
     res.shouldKeepAlive = false;
     res.assignSocket(this.socket as Parameters<ServerResponse['assignSocket']>[0]);
     replaceWithUpgradeRequired(res, isSuccess, () => this.#answering());
-    res.once('finish', () => endSocket(this.socket));
+    res.once('finish', () => {
+      endSocket(this.socket);
+      const status = res.statusCode;
+      const text = `${status} ${STATUS_CODES[status] ?? ''}`.trimEnd();
+      publishRefused(
+        this.req,
+        status,
+        new HandshakeError(`the application answered ${text} instead of upgrading`, status),
+      );
+    });
     this.socket.once('close', () => this.#clearTimer());
     if (timeoutMs > 0) {
       this.#timer = setTimeout(() => this.#routingTimedOut(), timeoutMs);
@@ -529,8 +565,7 @@ export class PendingUpgrade<TRequest> {
     this.#detachResponse();
     if (this.#layer.isClosing(this.server)) {
       this.#state = 'answered';
-      writeHttpError(this.socket, 503);
-      throw new HandshakeError('the server is shutting down', 503);
+      throw refuse(this.req, this.socket, 503, 'the server is shutting down');
     }
     let conn: Conn;
     try {
@@ -574,8 +609,14 @@ export class PendingUpgrade<TRequest> {
    * The peer closing normally (1000, 1001, or no code) is not reported.
    */
   handlerFailed(conn: Conn, request: TRequest, err: unknown): void {
+    // A connection already closing keeps its code: the 1011 below is not sent then.
+    const close = conn.closeStatus() ?? {
+      code: CloseInternalServerErr,
+      reason: '',
+      initiator: 'local' as const,
+    };
     if (!isCloseError(err, CloseNormalClosure, CloseGoingAway, CloseNoStatusReceived)) {
-      this.#layer.report(err, { phase: 'handler', req: this.req, request, conn });
+      this.#layer.report(err, { phase: 'handler', req: this.req, request, conn, close });
     }
     void conn.closeGracefully(CloseInternalServerErr, '', this.#layer.drainMs);
   }
@@ -591,7 +632,7 @@ export class PendingUpgrade<TRequest> {
     }
     this.#state = 'answered';
     this.#detachResponse();
-    writeHttpError(this.socket, 500);
+    refuse(this.req, this.socket, 500, 'the framework pipeline threw');
   }
 
   #answering(): void {
@@ -608,7 +649,7 @@ export class PendingUpgrade<TRequest> {
       return;
     }
     this.#detachResponse();
-    writeHttpError(this.socket, 503);
+    refuse(this.req, this.socket, 503, 'no route accepted the upgrade request in time');
   }
 
   // Cuts the framework's response off the socket: whatever it writes later goes nowhere.
@@ -659,6 +700,19 @@ function endSocket(socket: Duplex): void {
 
 // -------------------------------------------------------------------------------------------------
 // Helpers
+
+// Answers the layer's own HTTP error and tells the diagnostics channel why.
+function refuse(
+  req: IncomingMessage,
+  socket: Duplex,
+  status: number,
+  message: string,
+): HandshakeError {
+  const err = new HandshakeError(message, status);
+  publishRefused(req, status, err);
+  writeHttpError(socket, status);
+  return err;
+}
 
 function noop(): void {}
 

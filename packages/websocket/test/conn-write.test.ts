@@ -355,10 +355,39 @@ describe('CloseSentError', () => {
     ]) {
       const err = await rejection(write());
       expect(err).toBeInstanceOf(CloseSentError);
-      expect(err).toMatchObject({ code: 'ERR_WS_CLOSE_SENT', message: 'websocket: close sent' });
+      expect(err).toMatchObject({
+        code: 'ERR_WS_CLOSE_SENT',
+        closeCode: 1000,
+        message:
+          'websocket: close sent: this side closed the connection with 1000 (normal); nothing ' +
+          'can be written after its close frame',
+      });
     }
     // Only the close frame went out.
     expect(await nextFrames(peer, 1)).toEqual([[8, true, closePayload(1000).toString()]]);
+  });
+
+  test("writes after the peer's close frame reject with the peer's CloseError, saying so", async () => {
+    const { conn, peer } = setup();
+    const reading = rejection(conn.readMessage());
+    peer.send(frame({ opcode: 8, payload: closePayload(1009, 'too big for me') }));
+    expect(await reading).toMatchObject({ code: 1009 });
+    // The default close handler answered with 1009; the connection is closing.
+    expect(await nextFrames(peer, 1)).toEqual([[8, true, closePayload(1009).toString()]]);
+    for (const write of [
+      () => conn.writeMessage(TextMessage, 'x'),
+      () => conn.writeControl(PingMessage),
+      () => conn.writeJSON(1),
+    ]) {
+      const err = await rejection(write());
+      expect(err).toBeInstanceOf(CloseError);
+      expect(err).toMatchObject({ code: 1009, text: 'too big for me' });
+      expect((err as Error).message).toBe(
+        'websocket: close 1009 (message too big): too big for me; the peer closed the ' +
+          'connection; nothing can be written after its close frame',
+      );
+    }
+    expect(conn.closeStatus()).toEqual({ code: 1009, reason: 'too big for me', initiator: 'peer' });
   });
 
   test('writes queued behind an open writer fail with CloseSentError when close is sent', async () => {

@@ -31,7 +31,8 @@ describe('error classes', () => {
       'ReadLimitError',
       () => new ReadLimitError(1024),
       'ERR_WS_READ_LIMIT',
-      'websocket: read limit exceeded (1024 bytes)',
+      'websocket: read limit exceeded: a message passed readLimit, 1024 bytes (1 KiB); raise it ' +
+        'with the readLimit option or conn.setReadLimit() if such messages are expected',
     ],
     ['CloseSentError', () => new CloseSentError(), 'ERR_WS_CLOSE_SENT', 'websocket: close sent'],
     ['TimeoutError', () => new TimeoutError('read'), 'ERR_WS_TIMEOUT', 'websocket: read timeout'],
@@ -79,6 +80,43 @@ describe('error classes', () => {
       code: 'ERR_WS_INVALID_UTF8',
     });
     expect(new ReadLimitError(64)).toMatchObject({ closeCode: 1009, limit: 64 });
+  });
+
+  test('a read-limit error names the option and the limit, exactly and readably', () => {
+    const err = new ReadLimitError(64 * 1024 * 1024);
+    expect(err.message).toContain('readLimit, 67108864 bytes (64 MiB)');
+    expect(err.message).toContain('conn.setReadLimit()');
+    expect(new ReadLimitError(1000).message).toContain('readLimit, 1000 bytes;');
+    expect(new ReadLimitError(1536).message).toContain('readLimit, 1536 bytes;');
+  });
+
+  test('CloseSentError carries the close code this side sent and says so', () => {
+    const err = new CloseSentError(1001, 'restarting');
+    expect(err).toMatchObject({
+      code: 'ERR_WS_CLOSE_SENT',
+      closeCode: 1001,
+      closeText: 'restarting',
+    });
+    expect(err.message).toBe(
+      'websocket: close sent: this side closed the connection with 1001 (going away) "restarting"; ' +
+        'nothing can be written after its close frame',
+    );
+    expect(new CloseSentError()).toMatchObject({ closeCode: 1005, closeText: '' });
+  });
+
+  test('a CloseError may say more than its code and reason', () => {
+    const err = new CloseError(1009, 'too big', { detail: 'the peer closed the connection' });
+    expect(err.message).toBe(
+      'websocket: close 1009 (message too big): too big; the peer closed the connection',
+    );
+    expect(err).toMatchObject({ code: 1009, text: 'too big' });
+  });
+
+  test("a keepalive TimeoutError has its own code, a deadline's keeps ERR_WS_TIMEOUT", () => {
+    expect(new TimeoutError('read').code).toBe('ERR_WS_TIMEOUT');
+    const err = new TimeoutError('keepalive', 'ERR_WS_KEEPALIVE', 'nothing received');
+    expect(err).toMatchObject({ code: 'ERR_WS_KEEPALIVE', name: 'TimeoutError' });
+    expect(err.message).toBe('websocket: keepalive timeout: nothing received');
   });
 
   test('HandshakeError carries the status and the response', () => {

@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import type { IncomingMessage } from 'node:http';
+import { createServer, type IncomingMessage } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import {
   Conn,
@@ -13,6 +13,7 @@ import {
 } from '@silverback/websocket';
 import { duplexPair } from '../../../test/helpers/duplex-pair';
 import { frame } from '../../../test/helpers/frames';
+import { listenOnLoopback, serverCloser } from '../../../test/helpers/listen';
 import { rawConnect } from '../../../test/helpers/raw-client';
 import { TEST_ACCEPT, TEST_KEY } from '../../../test/helpers/upgrade-request';
 import {
@@ -272,6 +273,60 @@ describe('upgrade() never throws', () => {
       expect(() => socket.emit('error', new Error('read ECONNRESET'))).not.toThrow();
     },
   );
+});
+
+describe('one upgrade per request', () => {
+  test('a second upgrade() of the same request rejects with a HandshakeError and touches nothing', async () => {
+    const upgrader = new Upgrader();
+    const http = createServer();
+    const closer = serverCloser(http);
+    const seconds: unknown[] = [];
+    http.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+      const first = upgrader.upgrade(req, socket, head);
+      void upgrader
+        .upgrade(req, socket, head)
+        .catch((err: unknown) => seconds.push(err))
+        .then(() => first)
+        .then((conn) => conn.writeMessage(TextMessage, 'first'));
+    });
+    try {
+      const client = await rawConnect(await listenOnLoopback(http));
+      clients.push(client.socket);
+      // The first call's connection works: the second did not disturb the socket.
+      expect((await client.nextFrame())?.payload.toString()).toBe('first');
+      expect(seconds).toHaveLength(1);
+      expect(seconds[0]).toBeInstanceOf(HandshakeError);
+    } finally {
+      await closer.close();
+    }
+  });
+
+  test('the error says what happened; another Upgrader refuses too', async () => {
+    const [socket, peer] = duplexPair();
+    peer.resume();
+    const req = {
+      method: 'GET',
+      httpVersionMajor: 1,
+      httpVersionMinor: 1,
+      headers: {
+        host: 'h',
+        upgrade: 'websocket',
+        connection: 'upgrade',
+        'sec-websocket-version': '13',
+        'sec-websocket-key': TEST_KEY,
+      },
+    } as unknown as IncomingMessage;
+    const conn = await new Upgrader().upgrade(req, socket);
+    const err = await new Upgrader().upgrade(req, socket).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(HandshakeError);
+    expect(err).toMatchObject({ status: 0 });
+    expect((err as Error).message).toMatch(/upgrade\(\) was already called for this request/);
+    expect(socket.destroyed).toBe(false);
+    conn.close();
+  });
 });
 
 describe('successful handshakes', () => {
