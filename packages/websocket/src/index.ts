@@ -116,6 +116,7 @@ export {
   ReadLimitError,
   CloseSentError,
   TimeoutError,
+  BufferFullError,
   isCloseError,
   isUnexpectedCloseError,
   type HandshakeResponse,
@@ -132,6 +133,7 @@ export {
   type CloseHandler,
   type Deadline,
   type CloseStatus,
+  type BufferLimitOptions,
 } from './conn.js';
 export {
   type KeepAliveOptions,

@@ -20,7 +20,7 @@ import {
   type CompressionOptions,
 } from './compression.js';
 import { DEFAULT_HANDSHAKE_TIMEOUT } from './constants.js';
-import { Conn } from './conn.js';
+import { checkBufferLimitOptions, Conn, type BufferLimitOptions } from './conn.js';
 import { publishRefused, traceUpgrade } from './diagnostics.js';
 import { keepAliveTiming, type KeepAliveOption } from './keepalive.js';
 import { HandshakeError, TimeoutError } from './errors.js';
@@ -42,7 +42,7 @@ export type UpgradeErrorHandler = (
 ) => void;
 
 /** Options of an {@link Upgrader}. Gorilla: the fields of `Upgrader`. */
-export interface UpgraderOptions {
+export interface UpgraderOptions extends BufferLimitOptions {
   /**
    * How long the handshake may take, in milliseconds, from the call to `upgrade` to the 101
    * answer (an asynchronous `checkOrigin` included). Past it the socket is destroyed and
@@ -131,9 +131,12 @@ export class Upgrader {
 
   /**
    * @param options - see {@link UpgraderOptions}.
-   * @throws {RangeError} for invalid compression options or keepAlive timing.
+   * @throws {RangeError} for invalid compression options, keepAlive timing or
+   *   `maxBufferedAmount`.
+   * @throws {TypeError} when `closeOnBufferFull` is not a boolean.
    */
   constructor(options: UpgraderOptions = {}) {
+    checkBufferLimitOptions(options);
     keepAliveTiming(options.keepAlive);
     this.#options = { ...options };
     this.#compression = compressionOptions(options.enableCompression);
@@ -321,6 +324,8 @@ export class Upgrader {
       writeBufferSize: this.#options.writeBufferSize,
       writeBufferPool: this.#options.writeBufferPool,
       readLimit: this.#options.readLimit,
+      maxBufferedAmount: this.#options.maxBufferedAmount,
+      closeOnBufferFull: this.#options.closeOnBufferFull,
       head,
       request: req,
       keepAlive: this.#options.keepAlive,
