@@ -116,6 +116,7 @@ export {
   ReadLimitError,
   CloseSentError,
   TimeoutError,
+  BufferFullError,
   isCloseError,
   isUnexpectedCloseError,
   type HandshakeResponse,
@@ -129,6 +130,7 @@ export {
   type ControlHandler,
   type CloseHandler,
   type Deadline,
+  type BufferLimitOptions,
 } from './conn.js';
 export { formatCloseMessage } from './close.js';
 export { PreparedMessage } from './prepared.js';
