@@ -18,6 +18,7 @@ import {
 } from './compression.js';
 import { checkBufferLimitOptions, Conn, type BufferLimitOptions } from './conn.js';
 import { keepAliveTiming, type KeepAliveOption } from './keepalive.js';
+import { rateLimiter, type RateLimitOption } from './rate-limit.js';
 import { HandshakeError, TimeoutError, type HandshakeResponse } from './errors.js';
 import {
   computeAcceptKey,
@@ -72,6 +73,13 @@ export interface DialerOptions extends BufferLimitOptions {
    * `{ interval: 30_000, timeout: 10_000 }`.
    */
   keepAlive?: KeepAliveOption;
+  /**
+   * Limits on what the peer may send: `{ messagesPerSecond, messageBurst, bytesPerSecond,
+   * byteBurst }` (see `RateLimitOptions`). A peer past a limit fails the connection with
+   * 1008 (policy violation) and reads reject with a {@link RateLimitError}. Default `false`
+   * (none).
+   */
+  rateLimit?: RateLimitOption;
   /**
    * TLS options for `wss:` URLs, passed to `tls.connect` (`ca`, `cert`, `key`,
    * `rejectUnauthorized`, `servername`, ...). SNI is set to the URL's host unless it is an IP
@@ -276,11 +284,12 @@ export class Dialer {
    * @throws {TypeError} when a subprotocol is not an HTTP token or is repeated, or
    *   `closeOnBufferFull` is not a boolean.
    * @throws {RangeError} for invalid compression options, a negative timeout, invalid keepAlive
-   *   timing or a `maxBufferedAmount` not above 0.
+   *   timing or rate limits, or a `maxBufferedAmount` not above 0.
    */
   constructor(options: DialerOptions = {}) {
     checkBufferLimitOptions(options);
     keepAliveTiming(options.keepAlive);
+    rateLimiter(options.rateLimit);
     this.#options = { ...options };
     const timeout = options.handshakeTimeout ?? DEFAULT_DIAL_TIMEOUT;
     if (!(timeout >= 0)) throw new RangeError('websocket: handshakeTimeout must not be negative');
@@ -494,6 +503,7 @@ export class Dialer {
             head: rest,
             url,
             keepAlive: this.#options.keepAlive,
+            rateLimit: this.#options.rateLimit,
           });
           resolve({ conn, response });
         },

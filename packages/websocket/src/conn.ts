@@ -40,6 +40,7 @@ import {
   CloseSentError,
   isCloseError,
   ProtocolError,
+  type RateLimitError,
   ReadLimitError,
   TimeoutError,
 } from './errors.js';
@@ -51,6 +52,7 @@ import {
   type HeartbeatHost,
   type KeepAliveOption,
 } from './keepalive.js';
+import { rateLimiter, type RateLimiter, type RateLimitOption } from './rate-limit.js';
 import { FrameReader, type FrameHandler } from './frame-reader.js';
 import { FrameWriter } from './frame-writer.js';
 import { MessageReader } from './message-reader.js';
@@ -160,6 +162,8 @@ export interface ConnOptions extends BufferLimitOptions {
   url?: string;
   /** The heartbeat's timing, or `false` / undefined for none. */
   keepAlive?: KeepAliveOption;
+  /** Limits on what the peer sends, or `false` / undefined for none. */
+  rateLimit?: RateLimitOption;
 }
 
 // A message that has started to arrive.
@@ -306,6 +310,7 @@ export class Conn implements AsyncIterable<Message> {
   #closedForWrites: Error | null = null; // what writes after our close frame reject with
   #failure: Error | undefined; // what failed the connection, for the close channel
   #heartbeat: Heartbeat | null = null;
+  readonly #limiter: RateLimiter | null;
   #closeReceived = false;
   #draining = false; // closeGracefully is waiting for the peer's close frame
   #socketClosed = false;
@@ -328,6 +333,7 @@ export class Conn implements AsyncIterable<Message> {
     this.#readBufferSize = options.readBufferSize ?? DEFAULT_READ_BUFFER_SIZE;
     this.#readLimit = options.readLimit ?? DEFAULT_READ_LIMIT;
     this.#deflate = options.deflate ?? null;
+    this.#limiter = rateLimiter(options.rateLimit);
     this.#maxBuffered = options.maxBufferedAmount ?? Infinity;
     this.#closeOnBufferFull = options.closeOnBufferFull ?? false;
     this.#closedPromise = new Promise((resolve) => {
@@ -886,6 +892,7 @@ export class Conn implements AsyncIterable<Message> {
   #onDataFrame(opcode: number, fin: boolean, compressed: boolean, length: number): void {
     let message = this.#current;
     if (this.#readError !== null) return;
+    if (this.#limiter !== null && this.#overLimit(opcode !== OPCODE_CONTINUATION, 0)) return;
     if (opcode !== OPCODE_CONTINUATION) {
       message = new Incoming(opcode as DataMessageType);
       this.#current = message;
@@ -950,6 +957,7 @@ export class Conn implements AsyncIterable<Message> {
   #onPayload(piece: Buffer): void {
     const message = this.#current;
     if (message === null) return;
+    if (this.#limiter !== null && this.#overLimit(false, piece.length)) return;
     const decompressor = this.#decompressor;
     if (decompressor === null) {
       this.#deliver(message, piece);
@@ -1046,6 +1054,13 @@ export class Conn implements AsyncIterable<Message> {
   }
 
   #onControl(opcode: number, payload: Buffer): void {
+    if (
+      opcode !== CloseMessage &&
+      this.#limiter !== null &&
+      this.#overLimit(true, payload.length)
+    ) {
+      return;
+    }
     if (opcode === PingMessage) {
       this.#runHandler(this.pingHandler(), payload);
     } else if (opcode === PongMessage) {
@@ -1448,7 +1463,17 @@ export class Conn implements AsyncIterable<Message> {
    * Fails the connection (RFC 6455 section 7.1.7): sends a close frame with the error's code,
    * stops reading, and ends the TCP connection without waiting for the peer.
    */
-  #fail(err: ProtocolError | ReadLimitError | BufferFullError): void {
+  // Whether what arrived (a new message or control frame, and `bytes` of payload) broke the
+  // rateLimit option; if so, the connection has failed with 1008.
+  #overLimit(message: boolean, bytes: number): boolean {
+    const limiter = this.#limiter!;
+    const err = message ? limiter.message(bytes) : limiter.bytes(bytes);
+    if (err === null) return false;
+    this.#fail(err);
+    return true;
+  }
+
+  #fail(err: ProtocolError | ReadLimitError | BufferFullError | RateLimitError): void {
     this.#failure ??= err;
     this.#reader.stop();
     this.#failRead(err, true);

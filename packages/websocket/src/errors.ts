@@ -260,6 +260,40 @@ export class CloseSentError extends WebSocketError {
   }
 }
 
+/**
+ * RateLimitError reports a peer that sent faster than the connection's `rateLimit`: more messages
+ * or bytes than its rate and burst allow. The connection failed: this side sent a 1008 (policy
+ * violation) close frame.
+ */
+export class RateLimitError extends WebSocketError {
+  /** Stable code: `'ERR_WS_RATE_LIMIT'`. */
+  readonly code = 'ERR_WS_RATE_LIMIT';
+  /** The close code sent to the peer: 1008. */
+  readonly closeCode = ClosePolicyViolation;
+  /** Which limit was broken. */
+  readonly limit: 'messages' | 'bytes';
+  /** Its rate, per second. */
+  readonly rate: number;
+  /** Its burst. */
+  readonly burst: number;
+
+  /**
+   * @param limit - which limit was broken.
+   * @param rate - its rate per second.
+   * @param burst - its burst.
+   */
+  constructor(limit: 'messages' | 'bytes', rate: number, burst: number) {
+    const option = limit === 'messages' ? 'messagesPerSecond' : 'bytesPerSecond';
+    super(
+      `websocket: rate limit exceeded: the peer sent more than ${rate} ${limit} per second ` +
+        `(rateLimit.${option}, burst ${burst}); the connection was closed with 1008`,
+    );
+    this.limit = limit;
+    this.rate = rate;
+    this.burst = burst;
+  }
+}
+
 /** Stable codes of {@link TimeoutError}. */
 export type TimeoutErrorCode = 'ERR_WS_TIMEOUT' | 'ERR_WS_KEEPALIVE';
 

@@ -117,6 +117,7 @@ export {
   CloseSentError,
   TimeoutError,
   BufferFullError,
+  RateLimitError,
   isCloseError,
   isUnexpectedCloseError,
   type HandshakeResponse,
@@ -173,3 +174,4 @@ export {
   type RequestHeaders,
 } from './client.js';
 export { proxyFromEnvironment, type ProxyOption } from './proxy.js';
+export { redial, type RedialOptions, type RetryInfo } from './redial.js';

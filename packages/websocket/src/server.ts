@@ -23,6 +23,7 @@ import { DEFAULT_HANDSHAKE_TIMEOUT } from './constants.js';
 import { checkBufferLimitOptions, Conn, type BufferLimitOptions } from './conn.js';
 import { publishRefused, traceUpgrade } from './diagnostics.js';
 import { keepAliveTiming, type KeepAliveOption } from './keepalive.js';
+import { rateLimiter, type RateLimitOption } from './rate-limit.js';
 import { HandshakeError, TimeoutError } from './errors.js';
 import {
   computeAcceptKey,
@@ -94,6 +95,13 @@ export interface UpgraderOptions extends BufferLimitOptions {
    * `{ interval: 30_000, timeout: 30_000 }`.
    */
   keepAlive?: KeepAliveOption;
+  /**
+   * Limits on what the peer may send: `{ messagesPerSecond, messageBurst, bytesPerSecond,
+   * byteBurst }` (see `RateLimitOptions`). A peer past a limit fails the connection with
+   * 1008 (policy violation) and reads reject with a {@link RateLimitError}. Default `false`
+   * (none).
+   */
+  rateLimit?: RateLimitOption;
 }
 
 /** Headers `upgrade` may add to the 101 answer (cookies, say). */
@@ -131,13 +139,14 @@ export class Upgrader {
 
   /**
    * @param options - see {@link UpgraderOptions}.
-   * @throws {RangeError} for invalid compression options, keepAlive timing or
+   * @throws {RangeError} for invalid compression options, keepAlive timing, rate limits or
    *   `maxBufferedAmount`.
    * @throws {TypeError} when `closeOnBufferFull` is not a boolean.
    */
   constructor(options: UpgraderOptions = {}) {
     checkBufferLimitOptions(options);
     keepAliveTiming(options.keepAlive);
+    rateLimiter(options.rateLimit);
     this.#options = { ...options };
     this.#compression = compressionOptions(options.enableCompression);
     this.#handshakeTimeout = options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
@@ -329,6 +338,7 @@ export class Upgrader {
       head,
       request: req,
       keepAlive: this.#options.keepAlive,
+      rateLimit: this.#options.rateLimit,
     });
   }
 
