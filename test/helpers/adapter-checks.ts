@@ -5,8 +5,14 @@
  */
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { HandshakeError, TextMessage, Upgrader, type Conn } from '@silverback/websocket';
-import { nextMessage, type WsClients } from './ws-client';
+import {
+  BinaryMessage,
+  HandshakeError,
+  TextMessage,
+  Upgrader,
+  type Conn,
+} from '@silverback/websocket';
+import { connectWs, nextMessage, type WsClients } from './ws-client';
 
 /**
  * Expects the chat route of the inject tests on `conn`: the `chat` subprotocol chosen, a welcome
@@ -83,4 +89,35 @@ export async function expectBesideAnotherUpgradeListener(
   const ours = await open(port, '/echo');
   ours.send('mine');
   expect(await nextMessage(ours)).toBe('mine');
+}
+
+/**
+ * A websocket handler that probes the connection's `maxBufferedAmount`: it writes 16 MiB (more
+ * than a kernel takes in one write, so most of it stays buffered) and, in the same tick, a small
+ * message; then it reports what became of the small one: `'sent'`, or the refusal's `code`.
+ */
+export async function bufferLimitProbe(conn: Conn): Promise<void> {
+  const large = conn.writeMessage(BinaryMessage, Buffer.alloc(16 << 20));
+  const small = conn.writeMessage(TextMessage, 'small').then(
+    () => 'sent',
+    (err: unknown) => (err as { code?: string }).code ?? String(err),
+  );
+  await large;
+  await conn.writeMessage(TextMessage, await small);
+}
+
+/**
+ * Expects {@link bufferLimitProbe} on 127.0.0.1:`port` to be refused with `ERR_WS_BUFFER_FULL` on
+ * `/capped` (a cap of 64 KiB, global or per route) and to go through on `/uncapped` (a larger
+ * cap given to that route).
+ */
+export async function expectBufferLimitPerRoute(port: number): Promise<void> {
+  const capped = await connectWs(`ws://127.0.0.1:${port}/capped`);
+  const [large, verdict] = await capped.take(2);
+  expect((large as Buffer).length).toBe(16 << 20);
+  expect(verdict).toBe('ERR_WS_BUFFER_FULL');
+  capped.ws.terminate();
+  const uncapped = await connectWs(`ws://127.0.0.1:${port}/uncapped`);
+  expect((await uncapped.take(3)).slice(1)).toEqual(['small', 'sent']);
+  uncapped.ws.terminate();
 }

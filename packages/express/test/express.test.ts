@@ -14,7 +14,9 @@ import {
   type ExpressWebSocketOptions,
 } from '@silverback/express';
 import {
+  bufferLimitProbe,
   expectBesideAnotherUpgradeListener,
+  expectBufferLimitPerRoute,
   expectCompressionPerRoute,
   expectUpgradeRequired,
   expectWelcomeAndEcho,
@@ -312,6 +314,17 @@ describe('options', () => {
     const closed = closeOf(ws);
     ws.send('123456789');
     expect((await closed).code).toBe(1009);
+  });
+
+  test('maxBufferedAmount applies globally and per route', async () => {
+    const { port } = await startApp(
+      (app) => {
+        app.ws('/capped', bufferLimitProbe);
+        app.ws('/uncapped', { maxBufferedAmount: 1 << 30 }, bufferLimitProbe);
+      },
+      { maxBufferedAmount: 1 << 16 },
+    );
+    await expectBufferLimitPerRoute(port);
   });
 
   test('websocket(app) twice is refused', () => {

@@ -139,4 +139,11 @@ export function checkUpgraderOptions(options: object, where: string): void {
       throw new TypeError(`silverback: ${where}: ${name} must be a number >= 0`);
     }
   }
+  const max = record.maxBufferedAmount;
+  if (max !== undefined && !(typeof max === 'number' && max > 0)) {
+    throw new TypeError(`silverback: ${where}: maxBufferedAmount must be a number > 0`);
+  }
+  if (record.closeOnBufferFull !== undefined && typeof record.closeOnBufferFull !== 'boolean') {
+    throw new TypeError(`silverback: ${where}: closeOnBufferFull must be a boolean`);
+  }
 }

@@ -23,7 +23,9 @@ import websocket, { type FastifyWebSocketOptions } from '@silverback/fastify';
 import { rawConnect } from '../../../test/helpers/raw-client';
 import { rawUpgradeAnswer } from '../../../test/helpers/upgrade-request';
 import {
+  bufferLimitProbe,
   expectBesideAnotherUpgradeListener,
+  expectBufferLimitPerRoute,
   expectCompressionPerRoute,
   expectUpgradeRequired,
 } from '../../../test/helpers/adapter-checks';
@@ -313,6 +315,16 @@ describe('upgrades through Fastify routing and hooks (injectWS)', () => {
     expect(() =>
       app.get('/bad-options', { websocket: { subprotocols: 'chat' as unknown as string[] } }, echo),
     ).toThrow(/subprotocols must be an array of strings/);
+    expect(() => app.get('/no-cap', { websocket: { maxBufferedAmount: -1 } }, echo)).toThrow(
+      /websocket route GET \/no-cap: maxBufferedAmount must be a number > 0/,
+    );
+    expect(() =>
+      app.get(
+        '/cap-policy',
+        { websocket: { closeOnBufferFull: 'yes' as unknown as boolean } },
+        echo,
+      ),
+    ).toThrow(/closeOnBufferFull must be a boolean/);
     await expect(
       Fastify().register(websocket, { checkOrigin: true as unknown as () => boolean }),
     ).rejects.toThrow(/plugin options: checkOrigin must be a function/);
@@ -497,6 +509,13 @@ describe('real clients', () => {
     const large = await open(port, '/large');
     large.send('x'.repeat(1000));
     expect(await nextMessage(large)).toBe('x'.repeat(1000));
+  });
+
+  test('maxBufferedAmount applies globally and per route', async () => {
+    const app = await build({ maxBufferedAmount: 1 << 16 });
+    app.get('/capped', { websocket: true }, bufferLimitProbe);
+    app.get('/uncapped', { websocket: { maxBufferedAmount: 1 << 30 } }, bufferLimitProbe);
+    await expectBufferLimitPerRoute(await listen(app));
   });
 
   test('a handler that awaits before its first read loses no message sent meanwhile', async () => {

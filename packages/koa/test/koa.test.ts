@@ -20,7 +20,9 @@ import {
   type KoaWebSocketOptions,
 } from '@silverback/koa';
 import {
+  bufferLimitProbe,
   expectBesideAnotherUpgradeListener,
+  expectBufferLimitPerRoute,
   expectCompressionPerRoute,
   expectUpgradeRequired,
   expectWelcomeAndEcho,
@@ -473,6 +475,18 @@ describe('options', () => {
     const client = await open(port, '/small');
     client.ws.send('123456789');
     expect((await client.closed).code).toBe(1009);
+  });
+
+  test('maxBufferedAmount applies globally and per route', async () => {
+    const { port } = await startApp(
+      (app) =>
+        routes(app, (router) => {
+          router.get('/capped', websocketRoute(bufferLimitProbe));
+          router.get('/uncapped', websocketRoute({ maxBufferedAmount: 1 << 30 }, bufferLimitProbe));
+        }),
+      { maxBufferedAmount: 1 << 16 },
+    );
+    await expectBufferLimitPerRoute(port);
   });
 
   test('bad options and a handle shared by two apps are refused', async () => {

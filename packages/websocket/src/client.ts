@@ -16,7 +16,7 @@ import {
   PerMessageDeflate,
   type CompressionOptions,
 } from './compression.js';
-import { Conn } from './conn.js';
+import { checkBufferLimitOptions, Conn, type BufferLimitOptions } from './conn.js';
 import { HandshakeError, TimeoutError, type HandshakeResponse } from './errors.js';
 import {
   computeAcceptKey,
@@ -31,7 +31,7 @@ import { connectThroughProxy, hostAndPort, resolveProxy, type ProxyOption } from
 import { http2StreamTransport, type Transport } from './transport.js';
 
 /** Options of a {@link Dialer}. Gorilla: the fields of `Dialer`. */
-export interface DialerOptions {
+export interface DialerOptions extends BufferLimitOptions {
   /**
    * How long the handshake may take, in milliseconds, from the call to `dial` to the server's
    * 101 answer: connecting, the proxy's tunnel and TLS included. Past it the connection is
@@ -285,10 +285,13 @@ export class Dialer {
 
   /**
    * @param options - see {@link DialerOptions}.
-   * @throws {TypeError} when a subprotocol is not an HTTP token or is repeated.
-   * @throws {RangeError} for invalid compression options or a negative timeout.
+   * @throws {TypeError} when a subprotocol is not an HTTP token or is repeated, or
+   *   `closeOnBufferFull` is not a boolean.
+   * @throws {RangeError} for invalid compression options, a negative timeout or a
+   *   `maxBufferedAmount` not above 0.
    */
   constructor(options: DialerOptions = {}) {
+    checkBufferLimitOptions(options);
     this.#options = { ...options };
     const timeout = options.handshakeTimeout ?? DEFAULT_DIAL_TIMEOUT;
     if (!(timeout >= 0)) throw new RangeError('websocket: handshakeTimeout must not be negative');
@@ -581,6 +584,8 @@ export class Dialer {
       writeBufferSize: this.#options.writeBufferSize,
       writeBufferPool: this.#options.writeBufferPool,
       readLimit: this.#options.readLimit,
+      maxBufferedAmount: this.#options.maxBufferedAmount,
+      closeOnBufferFull: this.#options.closeOnBufferFull,
       head,
       transport,
     });

@@ -34,6 +34,7 @@ import {
   type MessageType,
 } from './constants.js';
 import {
+  BufferFullError,
   CloseError,
   CloseSentError,
   isCloseError,
@@ -76,11 +77,52 @@ export type MessageData = Buffer | Uint8Array | string;
 export type Deadline = Date | number | null;
 
 /**
+ * The cap on a connection's queued writes, an option of the {@link Upgrader}, the {@link Dialer}
+ * and every adapter (globally and per route). It bounds the memory a peer that reads slowly, or
+ * not at all, can make this side hold, with the policy users of uWebSockets.js and Bun know.
+ */
+export interface BufferLimitOptions {
+  /**
+   * The most bytes a connection holds for the peer: a write that would take
+   * {@link Conn.bufferedAmount} past it is refused (it rejects with {@link BufferFullError} and
+   * sends nothing), unless nothing at all is buffered, so a message larger than the cap still
+   * goes to a peer that keeps up. Close frames are never refused. Default: no cap (`Infinity`).
+   */
+  maxBufferedAmount?: number;
+  /**
+   * What a refused write does to the connection: `false` (default) only refuses the write, and
+   * the application decides (skip the message, close, wait for `bufferedAmount` to fall); `true`
+   * also fails the connection: a 1008 (policy violation) close frame is queued, the TCP
+   * connection ends, reads reject with the {@link BufferFullError} and later writes with
+   * {@link CloseSentError}.
+   */
+  closeOnBufferFull?: boolean;
+}
+
+/**
+ * Checks {@link BufferLimitOptions} where they are given, so a mistake fails at configuration.
+ *
+ * @throws {RangeError} when `maxBufferedAmount` is not a number above 0.
+ * @throws {TypeError} when `closeOnBufferFull` is not a boolean.
+ * @internal
+ */
+export function checkBufferLimitOptions(options: BufferLimitOptions): void {
+  const max = options.maxBufferedAmount;
+  if (max !== undefined && !(typeof max === 'number' && max > 0)) {
+    throw new RangeError('websocket: maxBufferedAmount must be a number above 0');
+  }
+  const close = options.closeOnBufferFull;
+  if (close !== undefined && typeof close !== 'boolean') {
+    throw new TypeError('websocket: closeOnBufferFull must be a boolean');
+  }
+}
+
+/**
  * How a connection was negotiated. Built by the {@link Upgrader} and the {@link Dialer}.
  *
  * @internal
  */
-export interface ConnOptions {
+export interface ConnOptions extends BufferLimitOptions {
   isServer: boolean;
   subprotocol?: string;
   extensions?: string;
@@ -140,6 +182,11 @@ const ASSEMBLE_MIN = 64 * 1024;
 
 function toMillis(deadline: Date | number): number {
   return typeof deadline === 'number' ? deadline : deadline.getTime();
+}
+
+// The payload size of `data` in bytes.
+function byteLength(data: MessageData): number {
+  return typeof data === 'string' ? Buffer.byteLength(data) : data.length;
 }
 
 function toBuffer(data: MessageData): Buffer {
@@ -212,11 +259,15 @@ export class Conn implements AsyncIterable<Message> {
   // Write fields.
   readonly #writer: FrameWriter;
   readonly #tasks: WriteTask[] = []; // writes waiting for earlier ones
+  #taskBytes = 0; // payload bytes of the writes in #tasks
+  readonly #maxBuffered: number;
+  readonly #closeOnBufferFull: boolean;
   #busy = false; // a task (a compression) holds the queue
   #openWriter: MessageWriter | null = null;
   #openWriterType: DataMessageType = TextMessage;
   #openWriterStarted = false;
-  #writeError: Error | null = null;
+  #writeError: Error | null = null; // why writes are refused from now on
+  #writeFailure: Error | null = null; // why bytes already accepted may never reach the peer
   readonly #writeDeadline = new DeadlineTimer(() => {
     // Only writes still waiting fail now; others fail when they are made.
     if (this.#writer.backedUp || this.#tasks.length > 0 || this.#openWriter !== null) {
@@ -251,6 +302,8 @@ export class Conn implements AsyncIterable<Message> {
     this.#readBufferSize = options.readBufferSize ?? DEFAULT_READ_BUFFER_SIZE;
     this.#readLimit = options.readLimit ?? DEFAULT_READ_LIMIT;
     this.#deflate = options.deflate ?? null;
+    this.#maxBuffered = options.maxBufferedAmount ?? Infinity;
+    this.#closeOnBufferFull = options.closeOnBufferFull ?? false;
     this.#closedPromise = new Promise((resolve) => {
       this.#resolveClosed = resolve;
     });
@@ -441,6 +494,10 @@ export class Conn implements AsyncIterable<Message> {
     if (!isDataType(type)) return this.writeControl(type, data);
     if (this.#writeError !== null) return Promise.reject(this.#writeError);
     if (this.#writeDeadlinePassed()) return Promise.reject(this.#writeError!);
+    if (this.#maxBuffered !== Infinity) {
+      const full = this.#bufferFull(byteLength(data));
+      if (full !== null) return Promise.reject(full);
+    }
     const deflate = this.#compressorFor(data);
     if (deflate !== null) {
       const payload = toBuffer(data);
@@ -453,15 +510,18 @@ export class Conn implements AsyncIterable<Message> {
         }
         if (pending === undefined) return this.#accepted();
         // Compressing in the thread pool: later writes queue behind it.
-        return this.#enqueue(() => pending);
+        return this.#enqueue(() => pending, 0);
       }
-      return this.#enqueue(() => this.#writeCompressed(deflate, type, payload, true, true));
+      return this.#enqueue(
+        () => this.#writeCompressed(deflate, type, payload, true, true),
+        payload.length,
+      );
     }
     if (this.#queueIdle()) {
       this.#writer.writeFrame(type, true, false, data);
       return this.#accepted();
     }
-    return this.#enqueue(() => this.#writer.writeFrame(type, true, false, data));
+    return this.#enqueue(() => this.#writer.writeFrame(type, true, false, data), byteLength(data));
   }
 
   /**
@@ -517,6 +577,8 @@ export class Conn implements AsyncIterable<Message> {
     if (this.#writeError !== null) return Promise.reject(this.#writeError);
     let written: Promise<void>;
     if (type !== CloseMessage) {
+      const full = this.#bufferFull(payload.length);
+      if (full !== null) return Promise.reject(full);
       this.#writer.writeFrame(type, true, false, payload);
       written = this.#accepted();
     } else if (this.#openWriter === null && (this.#busy || this.#tasks.length > 0)) {
@@ -550,6 +612,8 @@ export class Conn implements AsyncIterable<Message> {
     if (this.#writeDeadlinePassed()) return Promise.reject(this.#writeError!);
     const data = message.data;
     const type = message.type;
+    const full = this.#bufferFull(data.length);
+    if (full !== null) return Promise.reject(full);
     const deflate = this.#compressorFor(data);
     // Compressed frames are shared only when this side keeps no context between messages; with
     // context takeover each connection would have to compress the message itself, so it goes out
@@ -573,7 +637,7 @@ export class Conn implements AsyncIterable<Message> {
       write();
       return this.#accepted();
     }
-    return this.#enqueue(write);
+    return this.#enqueue(write, data.length);
   }
 
   /**
@@ -701,6 +765,17 @@ export class Conn implements AsyncIterable<Message> {
 
   // ---------------------------------------------------------------------------------------------
   // Properties
+
+  /**
+   * The bytes accepted by writes and not yet taken by the socket: frames waiting to be handed to
+   * it, data the socket holds because the peer reads slowly, and messages queued behind a
+   * compression or a message being streamed. Cheap to read, so a broadcast may check it for every
+   * subscriber and skip the slow ones. Writes are refused past `maxBufferedAmount` (see
+   * {@link BufferLimitOptions}). Not in gorilla; the name and meaning are the browser's and `ws`'s.
+   */
+  get bufferedAmount(): number {
+    return this.#taskBytes + this.#writer.bufferedAmount;
+  }
 
   /** Returns the negotiated subprotocol, `''` when none. Gorilla: `Conn.Subprotocol`. */
   subprotocol(): string {
@@ -1100,10 +1175,11 @@ export class Conn implements AsyncIterable<Message> {
   // Write side internals
 
   // A write's promise: settled now when the socket is below its high-water mark, else at drain.
+  // A close frame written meanwhile does not fail it (its bytes go out first); a failure does.
   #accepted(): Promise<void> {
     if (!this.#writer.backedUp) return RESOLVED;
     const drained = this.#writer.drained().then(() => {
-      if (this.#writeError !== null) throw this.#writeError;
+      if (this.#writeFailure !== null) throw this.#writeFailure;
     });
     this.#writeDeadline.arm();
     return drained;
@@ -1122,11 +1198,26 @@ export class Conn implements AsyncIterable<Message> {
     return length >= deflate.threshold ? deflate : null;
   }
 
-  // Queues a write behind earlier ones; the promise settles as a direct write's would.
-  #enqueue(write: () => Promise<void> | void): Promise<void> {
+  // Refuses a write of `size` bytes that would take bufferedAmount past the cap, unless nothing
+  // is buffered; with closeOnBufferFull it also fails the connection with 1008.
+  #bufferFull(size: number): BufferFullError | null {
+    const max = this.#maxBuffered;
+    if (max === Infinity) return null;
+    const buffered = this.bufferedAmount;
+    if (buffered === 0 || buffered + size <= max) return null;
+    const err = new BufferFullError(max);
+    if (this.#closeOnBufferFull) this.#fail(err);
+    return err;
+  }
+
+  // Queues a write of `bytes` payload bytes behind earlier ones; the promise settles as a direct
+  // write's would.
+  #enqueue(write: () => Promise<void> | void, bytes: number): Promise<void> {
+    this.#taskBytes += bytes;
     return new Promise<void>((resolve, reject) => {
       this.#tasks.push({
         run: () => {
+          this.#taskBytes -= bytes;
           if (this.#writeError !== null) {
             reject(this.#writeError);
             return;
@@ -1221,6 +1312,8 @@ export class Conn implements AsyncIterable<Message> {
       sendFragment: (data, fin) => {
         if (this.#writeError !== null) throw this.#writeError;
         if (this.#writeDeadlinePassed()) throw this.#writeError!;
+        const full = this.#bufferFull(data.length);
+        if (full !== null) throw full;
         const first = !this.#openWriterStarted;
         const opcode = first ? this.#openWriterType : OPCODE_CONTINUATION;
         this.#openWriterStarted = true;
@@ -1233,12 +1326,14 @@ export class Conn implements AsyncIterable<Message> {
         const accepted = this.#accepted();
         return accepted === RESOLVED ? undefined : accepted;
       },
-      release: (midMessage) => {
+      release: (midMessage, err) => {
         this.#openWriter = null;
         if (midMessage && this.#writeError === null) {
           // The peer holds part of a message that can never be finished.
           this.#fail(
-            new ProtocolError('message writer destroyed mid-message', CloseInternalServerErr),
+            err instanceof BufferFullError
+              ? err
+              : new ProtocolError('message writer destroyed mid-message', CloseInternalServerErr),
           );
           return;
         }
@@ -1254,8 +1349,10 @@ export class Conn implements AsyncIterable<Message> {
   }
 
   #failWrite(err: Error): void {
+    this.#writeFailure ??= err;
     if (this.#writeError !== null) return;
     this.#writeError = err;
+    this.#taskBytes = 0;
     const tasks = this.#tasks.splice(0);
     for (const task of tasks) task.fail(err);
     destroyWriter(this.#openWriter, err);
@@ -1267,6 +1364,7 @@ export class Conn implements AsyncIterable<Message> {
     const err = new CloseSentError();
     if (this.#writeError === null) {
       this.#writeError = err;
+      this.#taskBytes = 0;
       const tasks = this.#tasks.splice(0);
       for (const task of tasks) task.fail(err);
       const writer = this.#openWriter;
@@ -1282,7 +1380,7 @@ export class Conn implements AsyncIterable<Message> {
    * Fails the connection (RFC 6455 section 7.1.7): sends a close frame with the error's code,
    * stops reading, and ends the TCP connection without waiting for the peer.
    */
-  #fail(err: ProtocolError | ReadLimitError): void {
+  #fail(err: ProtocolError | ReadLimitError | BufferFullError): void {
     this.#reader.stop();
     this.#failRead(err, true);
     if (!this.#closeSent && this.#writeError === null) {

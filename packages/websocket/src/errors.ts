@@ -228,6 +228,27 @@ export class TimeoutError extends WebSocketError {
 }
 
 /**
+ * BufferFullError reports a write refused because the connection already holds
+ * `maxBufferedAmount` bytes that the socket has not taken (the peer reads too slowly, or not at
+ * all). Nothing of the refused write was sent. With `closeOnBufferFull`, the connection also
+ * failed: this side sent a 1008 (policy violation) close frame and closed the TCP connection.
+ */
+export class BufferFullError extends WebSocketError {
+  /** Stable code: `'ERR_WS_BUFFER_FULL'`. */
+  readonly code = 'ERR_WS_BUFFER_FULL';
+  /** The close code sent to the peer: 1008 (used when the connection is closed for it). */
+  readonly closeCode = ClosePolicyViolation;
+  /** The `maxBufferedAmount` that the write would have passed, in bytes. */
+  readonly limit: number;
+
+  /** @param limit - the connection's `maxBufferedAmount`. */
+  constructor(limit: number) {
+    super(`websocket: write buffer full (maxBufferedAmount ${limit} bytes)`);
+    this.limit = limit;
+  }
+}
+
+/**
  * Returns whether `err` is a {@link CloseError} with one of `codes` (any code when none are
  * given). Gorilla: `IsCloseError`.
  *

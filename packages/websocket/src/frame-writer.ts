@@ -88,6 +88,11 @@ export class FrameWriter {
     socket.on('drain', () => this.#onDrain());
   }
 
+  /** Bytes of frames gathered and not yet taken by the socket: ours, then the socket's own. */
+  get bufferedAmount(): number {
+    return this.#pending + this.#socket.writableLength;
+  }
+
   /** Whether the socket holds more than its high-water mark, counting what is not yet flushed. */
   get backedUp(): boolean {
     const socket = this.#socket;

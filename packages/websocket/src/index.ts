@@ -128,6 +128,7 @@ export {
   ReadLimitError,
   CloseSentError,
   TimeoutError,
+  BufferFullError,
   isCloseError,
   isUnexpectedCloseError,
   type HandshakeResponse,
@@ -141,6 +142,7 @@ export {
   type ControlHandler,
   type CloseHandler,
   type Deadline,
+  type BufferLimitOptions,
 } from './conn.js';
 export { formatCloseMessage } from './close.js';
 export { PreparedMessage } from './prepared.js';

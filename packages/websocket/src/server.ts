@@ -27,7 +27,7 @@ import {
   type CompressionOptions,
 } from './compression.js';
 import { DEFAULT_HANDSHAKE_TIMEOUT } from './constants.js';
-import { Conn } from './conn.js';
+import { checkBufferLimitOptions, Conn, type BufferLimitOptions } from './conn.js';
 import { HandshakeError, TimeoutError } from './errors.js';
 import {
   computeAcceptKey,
@@ -58,7 +58,7 @@ export type UpgradeErrorHandler = (
 ) => void;
 
 /** Options of an {@link Upgrader}. Gorilla: the fields of `Upgrader`. */
-export interface UpgraderOptions {
+export interface UpgraderOptions extends BufferLimitOptions {
   /**
    * How long the handshake may take, in milliseconds, from the call to `upgrade` to the 101
    * answer (an asynchronous `checkOrigin` included). Past it the socket is destroyed and
@@ -151,9 +151,11 @@ export class Upgrader {
 
   /**
    * @param options - see {@link UpgraderOptions}.
-   * @throws {RangeError} for invalid compression options.
+   * @throws {RangeError} for invalid compression options or `maxBufferedAmount`.
+   * @throws {TypeError} when `closeOnBufferFull` is not a boolean.
    */
   constructor(options: UpgraderOptions = {}) {
+    checkBufferLimitOptions(options);
     this.#options = { ...options };
     this.#compression = compressionOptions(options.enableCompression);
     this.#handshakeTimeout = options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
@@ -440,6 +442,8 @@ export class Upgrader {
       writeBufferSize: this.#options.writeBufferSize,
       writeBufferPool: this.#options.writeBufferPool,
       readLimit: this.#options.readLimit,
+      maxBufferedAmount: this.#options.maxBufferedAmount,
+      closeOnBufferFull: this.#options.closeOnBufferFull,
       head,
       transport,
     });
