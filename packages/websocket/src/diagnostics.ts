@@ -10,9 +10,9 @@
  */
 
 import { channel, tracingChannel } from 'node:diagnostics_channel';
-import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Conn } from './conn.js';
+import type { UpgradeRequest } from './http2-server.js';
 
 /** The channels' names, as `diagnostics_channel.subscribe(name, ...)` takes them. */
 export const channels = {
@@ -33,8 +33,11 @@ export const channels = {
 export interface ServerOpenMessage {
   /** The new connection. */
   conn: Conn;
-  /** The upgrade request, Node's own (also when an adapter upgraded it). */
-  request: IncomingMessage;
+  /**
+   * The upgrade request, Node's own (also when an adapter upgraded it): an `IncomingMessage`, or
+   * over HTTP/2 an `Http2ServerRequest`.
+   */
+  request: UpgradeRequest;
 }
 
 /** Published on `silverback:connection:open` by a client: the handshake succeeded. */
@@ -76,8 +79,8 @@ export interface ConnectionCloseMessage {
  * without an HTTP answer (status 0: the handshake timed out, or the socket closed during it).
  */
 export interface HandshakeRefusedMessage {
-  /** The upgrade request, Node's own. */
-  request: IncomingMessage;
+  /** The upgrade request, Node's own (`IncomingMessage`, or `Http2ServerRequest`). */
+  request: UpgradeRequest;
   /** The HTTP status answered; 0 when none was. */
   status: number;
   /** A `HandshakeError` (or a `TimeoutError`) saying why. */
@@ -89,9 +92,9 @@ export interface HandshakeRefusedMessage {
  * start; `result` (the `Conn`) at `asyncEnd`, or `error` at `error` and `asyncEnd`.
  */
 export interface UpgradeTraceContext {
-  /** The upgrade request. */
-  request: IncomingMessage;
-  /** Its socket (any `Duplex`). */
+  /** The upgrade request (`IncomingMessage`, or `Http2ServerRequest`). */
+  request: UpgradeRequest;
+  /** Its socket (any `Duplex`; an HTTP/2 stream over HTTP/2). */
   socket: Duplex;
   /** The connection, once the upgrade succeeded. */
   result?: Conn;
@@ -109,9 +112,11 @@ const upgradeTracing = tracingChannel<unknown, UpgradeTraceContext>(channels.upg
  *
  * @internal
  */
-export function publishOpen(conn: Conn, request?: IncomingMessage, url?: string): void {
+export function publishOpen(conn: Conn, request?: () => UpgradeRequest, url?: string): void {
   if (!openChannel.hasSubscribers) return;
-  openChannel.publish(request !== undefined ? { conn, request } : { conn, url: url ?? '' });
+  openChannel.publish(
+    request !== undefined ? { conn, request: request() } : { conn, url: url ?? '' },
+  );
 }
 
 /**
@@ -135,9 +140,17 @@ export function publishClose(
  *
  * @internal
  */
-export function publishRefused(request: IncomingMessage, status: number, error: Error): void {
+export function publishRefused(
+  request: UpgradeRequest | (() => UpgradeRequest),
+  status: number,
+  error: Error,
+): void {
   if (!refusedChannel.hasSubscribers) return;
-  const message: HandshakeRefusedMessage = { request, status, error };
+  const message: HandshakeRefusedMessage = {
+    request: typeof request === 'function' ? request() : request,
+    status,
+    error,
+  };
   refusedChannel.publish(message);
 }
 
@@ -160,11 +173,11 @@ function tracing(): boolean {
  * @internal
  */
 export function traceUpgrade(
-  request: IncomingMessage,
+  request: () => UpgradeRequest,
   socket: Duplex,
   upgrade: () => Promise<Conn>,
 ): Promise<Conn> {
   if (!tracing()) return upgrade();
-  const context: UpgradeTraceContext = { request, socket };
+  const context: UpgradeTraceContext = { request: request(), socket };
   return upgradeTracing.tracePromise(upgrade, context);
 }
