@@ -133,7 +133,7 @@ export function checkUpgraderOptions(options: object, where: string): void {
   ) {
     throw new TypeError(`silverback: ${where}: subprotocols must be an array of strings`);
   }
-  for (const name of ['readLimit', 'handshakeTimeout', 'drainMs']) {
+  for (const name of ['readLimit', 'handshakeTimeout', 'drainMs', 'headersTimeout']) {
     const value = record[name];
     if (value !== undefined && !(typeof value === 'number' && value >= 0)) {
       throw new TypeError(`silverback: ${where}: ${name} must be a number >= 0`);

@@ -25,6 +25,7 @@ import {
 import type { CloseStatus, Conn } from './conn.js';
 import { publishRefused } from './diagnostics.js';
 import { HandshakeError, isCloseError } from './errors.js';
+import { headersArrived, watchHeadersTime } from './headers-timeout.js';
 import { DEFAULT_ADAPTER_KEEPALIVE } from './keepalive.js';
 import {
   checkSameOrigin,
@@ -110,6 +111,13 @@ export interface UpgradeLayerOptions<TRequest> extends WebSocketRouteOptions<TRe
    */
   drainMs?: number;
   /**
+   * How long (ms) a new connection to an attached server may take to send its first request
+   * head, upgrade requests included; past it, it is answered 408 and closed. It bounds what slow
+   * senders (one byte a second) can hold: Node's own `headersTimeout` is checked only every 30 s.
+   * Default 10,000; 0 leaves it to Node.
+   */
+  headersTimeout?: number;
+  /**
    * Reports an error the application did not handle: a handler that threw or rejected after the
    * upgrade, or a pipeline that threw. Adapters route it to the framework's logger. Default:
    * `console.error`.
@@ -182,6 +190,7 @@ interface Tracked {
 }
 
 const DEFAULT_DRAIN_MS = 5000;
+const DEFAULT_HEADERS_TIMEOUT = 10_000;
 
 // Headers the pipeline may set that describe an HTTP body or connection, not a 101 answer.
 const HEADERS_NOT_FOR_101 = new Set([
@@ -212,6 +221,8 @@ export class UpgradeLayer<TRequest> {
   readonly #drainMs: number;
   readonly #routingTimeout: number;
   readonly #listeners = new Map<UpgradeServer, UpgradeListener>();
+  readonly #headerWatches = new Map<UpgradeServer, () => void>();
+  readonly #headersTimeout: number;
   readonly #closingServers = new WeakSet<UpgradeServer>();
   readonly #conns = new Map<Conn, Tracked>();
   readonly #upgraders = new WeakMap<WebSocketRouteOptions<TRequest>, Upgrader>();
@@ -226,7 +237,15 @@ export class UpgradeLayer<TRequest> {
   constructor(dispatch: UpgradeDispatch, options: UpgradeLayerOptions<TRequest> = {}) {
     this.#dispatch = dispatch;
     this.#options = { ...options };
-    const { shouldHandle, drainMs, onError: _onError, checkOrigin: _check, ...rest } = options;
+    const {
+      shouldHandle,
+      drainMs,
+      headersTimeout,
+      onError: _onError,
+      checkOrigin: _check,
+      ...rest
+    } = options;
+    this.#headersTimeout = headersTimeout ?? DEFAULT_HEADERS_TIMEOUT;
     // Adapters keep connections alive by default: proxies drop idle ones, and peers vanish.
     this.#upgraderOptions = { ...rest, keepAlive: rest.keepAlive ?? DEFAULT_ADAPTER_KEEPALIVE };
     this.#shouldHandle = shouldHandle ?? (() => true);
@@ -256,10 +275,12 @@ export class UpgradeLayer<TRequest> {
     if (this.#closed) throw new Error('silverback: the websocket layer is closed');
     if (this.#listeners.has(server)) return;
     const listener: UpgradeListener = (req, socket, head) => {
+      headersArrived(socket as Duplex);
       this.handleUpgrade(req as IncomingMessage, socket as Duplex, head as Buffer, server);
     };
     this.#listeners.set(server, listener);
     server.on('upgrade', listener);
+    this.#headerWatches.set(server, watchHeadersTime(server, this.#headersTimeout));
     onServerClose(server, this, () => {
       void this.#closeServer(server);
     });
@@ -274,6 +295,8 @@ export class UpgradeLayer<TRequest> {
     if (listener === undefined) return;
     this.#listeners.delete(server);
     server.off('upgrade', listener);
+    this.#headerWatches.get(server)?.();
+    this.#headerWatches.delete(server);
     offServerClose(server, this);
   }
 
