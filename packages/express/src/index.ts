@@ -46,7 +46,7 @@ import type {
   RequestHandler,
   RouteParameters,
 } from 'express-serve-static-core';
-import type { Conn } from '@silverback/websocket';
+import { isWebSocketUpgrade, type Conn } from '@silverback/websocket';
 import {
   inject as injectUpgrade,
   pendingUpgrade,
@@ -254,9 +254,23 @@ interface RouteTarget {
 type WsFunction = (this: RouteTarget, path: PathParams, ...args: unknown[]) => RouteTarget;
 
 const ws: WsFunction = function (this: RouteTarget, path: PathParams, ...args: unknown[]) {
+  if (isApp(this) && !handles.has(this)) {
+    throw new Error(
+      `silverback: app.ws(${JSON.stringify(String(path))}) needs websocket(app) first: call ` +
+        "websocket(app) from '@silverback/express' before declaring websocket routes (without " +
+        'it, upgrade requests never reach them). For routes declared elsewhere, use ' +
+        'express.Router() and router.ws(), mounted on the app given to websocket().',
+    );
+  }
   addWebSocketRoute(this, path, args);
   return this;
 };
+
+// An Express application, as opposed to a router: only applications listen.
+function isApp(target: object): target is Application {
+  const candidate = target as Partial<Record<'listen' | 'set' | 'handle', unknown>>;
+  return typeof candidate.listen === 'function' && typeof candidate.set === 'function';
+}
 
 // Router#ws on every router (express.Router() and the app's own), and app.ws on every app
 // created from now on; websocket(app) also sets it on apps created before this module loaded.
@@ -297,6 +311,19 @@ function addWebSocketRoute(target: RouteTarget, path: PathParams, args: unknown[
     const pending = pendingUpgrade<Request>(req);
     if (pending !== undefined && pending.state === 'routing') {
       next();
+      return;
+    }
+    if (pending === undefined && isWebSocketUpgrade(req)) {
+      // Node hands an upgrade request to the app as a plain one only when its server has no
+      // 'upgrade' listener at all: websocket(app) does not serve that server.
+      next(
+        new Error(
+          `silverback: a WebSocket upgrade for ${req.originalUrl} reached Express as a plain ` +
+            "request: its server has no 'upgrade' listener. Call websocket(app) before " +
+            'app.listen(), or websocket(app, { server }) for a server made with ' +
+            'http.createServer(app).',
+        ),
+      );
       return;
     }
     const route: unknown = req.route;

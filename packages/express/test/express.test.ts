@@ -463,3 +463,36 @@ describe('inject', () => {
     });
   });
 });
+
+describe('websocket routes without websocket(app)', () => {
+  test('app.ws fails at registration, naming the missing call', () => {
+    const app = express();
+    expect(() => app.ws('/chat', echo)).toThrow(
+      'silverback: app.ws("/chat") needs websocket(app) first: call websocket(app) from ' +
+        "'@silverback/express' before declaring websocket routes",
+    );
+  });
+
+  test("a router's websocket route on an app that websocket() does not serve answers 500 and says why", async () => {
+    const app = express();
+    const router = express.Router();
+    router.ws('/feed', echo);
+    app.use('/api', router);
+    const seen: string[] = [];
+    app.use((err: Error, _req: Request, res: Response, _next: NextFunction) => {
+      seen.push(err.message);
+      res.status(500).send('no websocket here');
+    });
+    const server = app.listen(0, '127.0.0.1');
+    cleanupServer(server);
+    await once(server, 'listening');
+    const { status } = await rawUpgradeAnswer(
+      (server.address() as { port: number }).port,
+      '/api/feed',
+    );
+    expect(status).toBe(500);
+    expect(seen).toEqual([
+      "silverback: a WebSocket upgrade for /api/feed reached Express as a plain request: its server has no 'upgrade' listener. Call websocket(app) before app.listen(), or websocket(app, { server }) for a server made with http.createServer(app).",
+    ]);
+  });
+});

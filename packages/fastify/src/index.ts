@@ -52,6 +52,7 @@ import {
   UpgradeLayer,
   type UpgradeErrorContext,
 } from '@silverback/websocket/adapter';
+import { checkRoutesOfNewInstances } from './missing-plugin.js';
 import { checkUpgraderOptions, websocketRoute } from './route.js';
 import type {
   FastifyWebSocket,
@@ -132,6 +133,9 @@ export const websocket = fp(silverbackWebSocket, {
 });
 
 export default websocket;
+
+// A websocket route declared without the plugin fails at its declaration (missing-plugin.ts).
+checkRoutesOfNewInstances();
 
 /**
  * Opens a client `Conn` to a websocket route of `app` without a listening port, after the real

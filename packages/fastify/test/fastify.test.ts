@@ -690,3 +690,59 @@ describe('handlers, shutdown and tracking', () => {
     expect(app.websocket.connections()).toEqual([]);
   });
 });
+
+describe('a websocket route without the plugin', () => {
+  test('fails at its declaration, naming the missing register call', () => {
+    const app = Fastify();
+    cleanups.push(() => app.close());
+    expect(() => app.get('/chat', { websocket: true }, () => {})).toThrow(
+      'silverback: route GET /chat has { websocket: true }, but @silverback/fastify is not ' +
+        'registered in its scope: `await app.register(websocket)`',
+    );
+    expect(() =>
+      app.route({ method: 'GET', url: '/both', handler: () => 'page', wsHandler: () => {} }),
+    ).toThrow(/route GET \/both has a wsHandler, but @silverback\/fastify is not registered/);
+    // Plain routes are none of its business.
+    expect(() => app.get('/plain', () => 'ok')).not.toThrow();
+  });
+
+  test('declared before the plugin was registered, it fails too; after, it works', async () => {
+    const app = Fastify();
+    cleanups.push(() => app.close());
+    void app.register(websocket);
+    expect(() => app.get('/early', { websocket: true }, () => {})).toThrow(/is not registered/);
+    await app.ready();
+    // A plugin registered after the plugin sees it.
+    const late = Fastify();
+    cleanups.push(() => late.close());
+    await late.register(websocket);
+    late.get('/chat', { websocket: true }, async (conn) => {
+      await conn.writeMessage(TextMessage, 'hello');
+    });
+    const conn = track(await late.injectWS('/chat'));
+    expect((await conn.readMessage()).data.toString()).toBe('hello');
+  });
+
+  test('in a scope beside the one that registered it, it fails', async () => {
+    const app = Fastify();
+    cleanups.push(() => app.close());
+    const errors: unknown[] = [];
+    void app.register(async (scoped) => {
+      // Not through fastify-plugin: this registration stays inside its own scope.
+      await scoped.register(async (inner) => {
+        await inner.register(websocket);
+      });
+    });
+    void app.register((sibling, _options, done) => {
+      try {
+        sibling.get('/chat', { websocket: true }, () => {});
+      } catch (err) {
+        errors.push(err);
+      }
+      done();
+    });
+    await app.ready();
+    expect(errors).toHaveLength(1);
+    expect(String(errors[0])).toMatch(/is not registered in its scope/);
+  });
+});
