@@ -3,6 +3,7 @@
  * client line by line, the client's messages reach its stdin, and either side ending ends the
  * other.
  */
+import { readFileSync } from 'node:fs';
 import {
   startCommand,
   type CommandExit,
@@ -45,6 +46,17 @@ async function start(
         ? Promise.resolve(seen.shift()!)
         : new Promise((resolve) => waiting.push(resolve)),
   };
+}
+
+/** Whether process `pid` runs (exists, and is not a zombie waiting to be reaped). */
+function isRunning(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const state = stat.slice(stat.lastIndexOf(')') + 2)[0];
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    return false;
+  }
 }
 
 async function connect(url: string): Promise<WsClient> {
@@ -107,7 +119,7 @@ describe('command example', () => {
     expect(await exits()).toMatchObject({ code: null, signal: 'SIGINT' });
   });
 
-  test('a command that ignores SIGINT too is killed', async () => {
+  test('a command that ignores SIGINT gets SIGTERM', async () => {
     const script =
       "process.on('SIGINT', () => {}); setInterval(() => {}, 1000); console.log('ready');";
     const { url, exits } = await start(process.execPath, ['-e', script]);
@@ -115,7 +127,31 @@ describe('command example', () => {
     // Once it says so, its SIGINT handler is in place.
     expect(await client.next()).toBe('ready');
     client.ws.terminate();
+    expect(await exits()).toMatchObject({ code: null, signal: 'SIGTERM' });
+  });
+
+  test('a command that ignores SIGINT and SIGTERM too is killed', async () => {
+    const script =
+      "process.on('SIGINT', () => {}); process.on('SIGTERM', () => {}); " +
+      "setInterval(() => {}, 1000); console.log('ready');";
+    const { url, exits } = await start(process.execPath, ['-e', script]);
+    const client = await connect(url);
+    expect(await client.next()).toBe('ready');
+    client.ws.terminate();
     expect(await exits()).toMatchObject({ code: null, signal: 'SIGKILL' });
+  });
+
+  test.each([
+    ['a background job (which ignores SIGINT)', 'sleep 300 & echo $!; wait'],
+    ['a tree that ignores SIGINT and SIGTERM', "trap '' INT TERM; sleep 300 & echo $!; wait"],
+  ])('when the page goes away, the whole process tree ends: %s', async (_name, script) => {
+    const { url, exits } = await start('sh', ['-c', script]);
+    const client = await connect(url);
+    const grandchild = Number(await client.next());
+    expect(isRunning(grandchild)).toBe(true);
+    client.ws.terminate();
+    await exits();
+    expect(isRunning(grandchild)).toBe(false);
   });
 
   test('each connection runs its own process', async () => {

@@ -34,9 +34,9 @@ export interface HubEvents {
  *
  * @example
  * const hub = new Hub();
- * server.on('upgrade', async (req, socket, head) => {
- *   const conn = await upgrader.upgrade(req, socket, head);
- *   void hub.serve(conn);
+ * server.on('upgrade', (req, socket, head) => {
+ *   // A refused upgrade was answered by the upgrader itself.
+ *   upgrader.upgrade(req, socket, head).then((conn) => void hub.serve(conn), () => {});
  * });
  */
 export class Hub extends EventEmitter<HubEvents> implements ClientHub {

@@ -23,7 +23,10 @@ export const writeWait = 10_000;
 /** The largest message the peer may send, in bytes. Gorilla: `maxMessageSize`. */
 export const maxMessageSize = 8192;
 
-/** How long a command may take to exit after SIGINT before it gets SIGKILL, in milliseconds. */
+/**
+ * How long the command may take to exit after SIGINT before what is left of its process tree gets
+ * SIGTERM, and that SIGKILL, in milliseconds.
+ */
 export const killWait = 1000;
 
 /**
@@ -46,8 +49,10 @@ type Child = ChildProcessByStdio<Writable, Readable, Readable>;
 
 /**
  * Runs `command` with `args` for `conn` until one side ends, then ends the other: when the
- * command closes its output the connection is closed (1000); when the connection ends the
- * command's stdin is closed, then it gets SIGINT, then after {@link killWait} SIGKILL. Resolves
+ * command closes its output the connection is closed (1000); when the connection ends (the page
+ * went away) the command's stdin is closed and its whole process tree is ended: SIGINT, then
+ * after {@link killWait} SIGTERM for what is left (a shell's background jobs ignore SIGINT), then
+ * SIGKILL. The command runs in a process group of its own, so that the tree can be found. Resolves
  * with how the command ended once it has exited and the connection is closed, or with `null`
  * when the command could not start (the peer gets "Internal server error." and 1011).
  * Never rejects.
@@ -58,7 +63,8 @@ export async function runCommand(
   args: readonly string[],
   log: (line: string) => void = () => {},
 ): Promise<CommandExit | null> {
-  const child: Child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  // A process group of its own (setsid), so that its children and theirs end with it.
+  const child: Child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once('exit', (code, signal) => resolve({ code, signal })),
   );
@@ -81,12 +87,9 @@ export async function runCommand(
 
   await pumpInput(conn, child.stdin, log);
 
-  // Some commands exit when their stdin closes; the others get a tap, then a harder one.
+  // Some commands exit when their stdin closes; the others get a tap, then harder ones.
   child.stdin.end();
-  child.kill('SIGINT');
-  const timer = setTimeout(() => child.kill('SIGKILL'), killWait);
-  const { code, signal } = await exited;
-  clearTimeout(timer);
+  const { code, signal } = await endProcessGroup(pid, exited);
   await output;
   log(`exit: pid ${pid}, ${signal ?? `code ${String(code)}`}`);
   return { pid, code, signal };
@@ -139,3 +142,40 @@ async function pumpLines(output: Readable, conn: Conn, log: (line: string) => vo
 }
 
 const NEWLINE = Buffer.from('\n');
+
+/**
+ * Ends the process group `pgid` (the command and everything it started): SIGINT; once the command
+ * has exited, or after {@link killWait}, SIGTERM for what is left; after another `killWait`,
+ * SIGKILL. Resolves with how the command itself ended.
+ */
+async function endProcessGroup<T>(pgid: number, exited: Promise<T>): Promise<T> {
+  signalGroup(pgid, 'SIGINT');
+  await Promise.race([exited, delay(killWait)]);
+  if (signalGroup(pgid, 'SIGTERM')) {
+    for (let waited = 0; waited < killWait && groupAlive(pgid); waited += GROUP_POLL) {
+      await delay(GROUP_POLL);
+    }
+    signalGroup(pgid, 'SIGKILL');
+  }
+  return exited;
+}
+
+const GROUP_POLL = 20;
+
+// Sends `signal` to every process of the group; false when none is left.
+function signalGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
+  try {
+    process.kill(-pgid, signal);
+    return true;
+  } catch {
+    return false; // ESRCH: the group is gone
+  }
+}
+
+function groupAlive(pgid: number): boolean {
+  return signalGroup(pgid, 0); // signal 0: only asks whether the group exists
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}

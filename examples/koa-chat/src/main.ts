@@ -3,6 +3,7 @@
  * listens.
  */
 import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
 import { closeServer, envAddress, runExample } from '@silverback/example-shared';
 import { createChatApp } from './app.js';
 
@@ -12,7 +13,9 @@ runExample(async () => {
   // app.listen() as it is: the websocket() middleware serves the server it creates.
   const server = chat.app.listen(port, host);
   await once(server, 'listening');
-  console.log(`koa chat example: open http://${host}:${port}/ in two browser windows`);
+  console.log(
+    `koa chat example: open http://${host}:${(server.address() as AddressInfo).port}/ in two browser windows`,
+  );
   // server.close() closes the websockets with 1001 Going Away; the hub lets its clients go.
   return () => Promise.all([closeServer(server), chat.close()]);
 });

@@ -9,7 +9,7 @@
  */
 export { createPageServer, pathOf, type PageServerOptions } from './page-server.js';
 export { closeServer, listen, pageUrl, type ListenOptions, type Listening } from './listen.js';
-export { envAddress, runExample, type ExampleAddress } from './run-example.js';
+export { addressProblem, envAddress, runExample, type ExampleAddress } from './run-example.js';
 export { loginPage, loginTemplatePath, type LoginPageOptions } from './login-page.js';
 export { NAME_RULE, SESSION_COOKIE, Sessions, chatName } from './sign-in.js';
 export { joinChat, type ChatRoom } from './join-chat.js';

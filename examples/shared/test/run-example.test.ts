@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
-import { envAddress } from '../src/run-example';
+import { addressProblem, envAddress } from '../src/run-example';
 
 const saved = { PORT: process.env.PORT, HOST: process.env.HOST };
 
@@ -86,4 +86,47 @@ test('a failure to stop is printed, and exits with 1', async () => {
   const ran = await runExample(failingStop, 'SIGINT');
   expect(ran.code).toBe(1);
   expect(ran.stderr).toContain('Error: stuck');
+});
+
+test('a port in use is one line naming the port and PORT, without a stack', async () => {
+  const inUse = `async () => {
+    throw Object.assign(new Error('listen EADDRINUSE: address already in use 127.0.0.1:8080'), {
+      code: 'EADDRINUSE', port: 8080, address: '127.0.0.1',
+    });
+  }`;
+  const ran = await runExample(inUse);
+  expect(ran).toEqual({
+    code: 1,
+    stdout: '',
+    stderr:
+      'port 8080 is already in use: set PORT to another one (PORT=8081, or PORT=0 for any free port)\n',
+  });
+});
+
+test.each<[object, string]>([
+  [
+    { code: 'EACCES', port: 80 },
+    'port 80 needs privileges this process lacks: set PORT to one above 1023',
+  ],
+  [
+    { code: 'EADDRNOTAVAIL', address: '10.9.9.9', port: 8080 },
+    '10.9.9.9 is not an address of this machine: set HOST to one that is (or leave it unset)',
+  ],
+  [{ code: 'ECONNRESET' }, ''],
+])('addressProblem(%j)', (err, line) => {
+  expect(addressProblem(err) ?? '').toBe(line);
+});
+
+test('a second signal while stopping exits at once, with 1', async () => {
+  const slowStop = `async () => {
+    const alive = setInterval(() => {}, 1000);
+    setImmediate(() => console.log('started'));
+    return () => {
+      console.log('stopping');
+      process.kill(process.pid, 'SIGINT');
+      return new Promise(() => {});
+    };
+  }`;
+  const ran = await runExample(slowStop, 'SIGTERM');
+  expect(ran).toEqual({ code: 1, stdout: 'started\nstopping\n', stderr: '' });
 });
