@@ -46,7 +46,8 @@ const CONNECTION_SPECIFIC = ['connection', 'upgrade', 'keep-alive', 'proxy-conne
  *
  * @example
  * server.on('stream', (stream, headers) => {
- *   if (isWebSocketConnect(headers)) void upgrader.upgradeStream(stream, headers).then(serve);
+ *   // A refused request was answered on its stream by the upgrader.
+ *   if (isWebSocketConnect(headers)) upgrader.upgradeStream(stream, headers).then(serve, () => {});
  * });
  */
 export function isWebSocketConnect(headers: IncomingHttpHeaders): boolean {

@@ -9,9 +9,13 @@
  *
  * ```ts
  * const upgrader = new Upgrader();
- * server.on('upgrade', async (req, socket, head) => {
- *   const conn = await upgrader.upgrade(req, socket, head);
- *   // use conn to send and receive messages
+ * server.on('upgrade', (req, socket, head) => {
+ *   upgrader.upgrade(req, socket, head).then(
+ *     (conn) => {
+ *       // use conn to send and receive messages
+ *     },
+ *     () => {}, // refused: the upgrader answered the HTTP error (400, 403...) and closed the socket
+ *   );
  * });
  * ```
  *

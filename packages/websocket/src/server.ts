@@ -181,6 +181,10 @@ interface Agreement {
 /**
  * Upgrader turns HTTP upgrade requests into WebSocket connections. Gorilla: `Upgrader`.
  *
+ * Over HTTP/2 (RFC 8441), with a server created with `settings: { enableConnectProtocol: true }`:
+ * `upgrader.upgrade(req, res)` in its `'connect'` handler (the compatibility API), or
+ * `upgrader.upgradeStream(stream, headers)` in its `'stream'` handler.
+ *
  * @example
  * const upgrader = new Upgrader({ subprotocols: ['chat'] });
  * server.on('upgrade', async (req, socket, head) => {
@@ -192,10 +196,6 @@ interface Agreement {
  *   }
  *   for await (const { type, data } of conn) await conn.writeMessage(type, data);
  * });
- *
- * Over HTTP/2 (RFC 8441), with a server created with `settings: { enableConnectProtocol: true }`:
- * `upgrader.upgrade(req, res)` in its `'connect'` handler (the compatibility API), or
- * `upgrader.upgradeStream(stream, headers)` in its `'stream'` handler.
  */
 export class Upgrader {
   readonly #options: UpgraderOptions;
