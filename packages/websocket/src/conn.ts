@@ -45,6 +45,7 @@ import {
 import { DeadlineTimer } from './deadline.js';
 import { FrameReader, type FrameHandler } from './frame-reader.js';
 import { FrameWriter } from './frame-writer.js';
+import { invalidData, toPayload, type MessageData } from './message-data.js';
 import { MessageReader } from './message-reader.js';
 import { MessageWriter, type FragmentSink } from './message-writer.js';
 import { unmaskedFrame, type PreparedMessage } from './prepared.js';
@@ -70,8 +71,6 @@ export interface MessageStream {
 export type ControlHandler = (data: Buffer) => void | Promise<void>;
 /** Handles a received close frame; a throw or rejection fails the read side with that error. */
 export type CloseHandler = (code: number, text: string) => void | Promise<void>;
-/** Data accepted by the write methods: bytes, or a string sent as UTF-8. */
-export type MessageData = Buffer | Uint8Array | string;
 /** A deadline: a `Date`, epoch milliseconds, or `null` for none. */
 export type Deadline = Date | number | null;
 
@@ -182,14 +181,12 @@ function toMillis(deadline: Date | number): number {
 }
 
 // The payload size of `data` in bytes.
-function byteLength(data: MessageData): number {
+function byteLength(data: string | Buffer): number {
   return typeof data === 'string' ? Buffer.byteLength(data) : data.length;
 }
 
-function toBuffer(data: MessageData): Buffer {
-  if (typeof data === 'string') return Buffer.from(data, 'utf8');
-  if (Buffer.isBuffer(data)) return data;
-  return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+function toBuffer(data: string | Buffer): Buffer {
+  return typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
 }
 
 function isDataType(type: number): type is DataMessageType {
@@ -483,22 +480,27 @@ export class Conn implements AsyncIterable<Message> {
    * {@link Conn.writeControl} does. Gorilla: `Conn.WriteMessage`.
    *
    * @param type - the message type.
-   * @param data - the payload; a string is sent as UTF-8.
+   * @param data - the payload: a string (sent as UTF-8), a `Buffer`, any `TypedArray` or
+   *   `DataView` (its own byte range), an `ArrayBuffer` or a `SharedArrayBuffer`.
+   * @throws {TypeError} when `data` is none of those (nothing is sent).
+   * @throws {BufferFullError} when the write would pass `maxBufferedAmount`.
    * @throws {CloseSentError} after this side sent its close frame.
    * @throws {CloseError} when the connection has closed.
    * @throws {TimeoutError} when the write deadline passed.
    */
   writeMessage(type: MessageType, data: MessageData): Promise<void> {
     if (!isDataType(type)) return this.writeControl(type, data);
+    const bytes = toPayload(data);
+    if (bytes === undefined) return Promise.reject(invalidData(data));
     if (this.#writeError !== null) return Promise.reject(this.#writeError);
     if (this.#writeDeadlinePassed()) return Promise.reject(this.#writeError!);
     if (this.#maxBuffered !== Infinity) {
-      const full = this.#bufferFull(byteLength(data));
+      const full = this.#bufferFull(byteLength(bytes));
       if (full !== null) return Promise.reject(full);
     }
-    const deflate = this.#compressorFor(data);
+    const deflate = this.#compressorFor(bytes);
     if (deflate !== null) {
-      const payload = toBuffer(data);
+      const payload = toBuffer(bytes);
       if (this.#queueIdle()) {
         let pending: Promise<void> | undefined;
         try {
@@ -516,10 +518,13 @@ export class Conn implements AsyncIterable<Message> {
       );
     }
     if (this.#queueIdle()) {
-      this.#writer.writeFrame(type, true, false, data);
+      this.#writer.writeFrame(type, true, false, bytes);
       return this.#accepted();
     }
-    return this.#enqueue(() => this.#writer.writeFrame(type, true, false, data), byteLength(data));
+    return this.#enqueue(
+      () => this.#writer.writeFrame(type, true, false, bytes),
+      byteLength(bytes),
+    );
   }
 
   /**
@@ -553,9 +558,12 @@ export class Conn implements AsyncIterable<Message> {
    * writes fail with {@link CloseSentError}. Gorilla: `Conn.WriteControl`.
    *
    * @param type - {@link CloseMessage}, {@link PingMessage} or {@link PongMessage}.
-   * @param data - at most 125 bytes; for close, build it with {@link formatCloseMessage}.
+   * @param data - at most 125 bytes, in any form `writeMessage` takes; for close, build it with
+   *   {@link formatCloseMessage}.
    * @param deadline - when to give up waiting for the socket (`Date` or epoch ms).
    * @throws {RangeError} for another type or a payload over 125 bytes.
+   * @throws {TypeError} when `data` is neither text nor bytes (nothing is sent).
+   * @throws {BufferFullError} for a ping or pong that would pass `maxBufferedAmount`.
    * @throws {CloseSentError} after this side sent its close frame.
    * @throws {TimeoutError} when `deadline` passes before the socket takes the frame.
    */
@@ -567,7 +575,9 @@ export class Conn implements AsyncIterable<Message> {
     if (!isControlType(type)) {
       return Promise.reject(new RangeError(`websocket: bad control message type ${type}`));
     }
-    const payload = toBuffer(data);
+    const bytes = toPayload(data);
+    if (bytes === undefined) return Promise.reject(invalidData(data));
+    const payload = toBuffer(bytes);
     if (payload.length > MAX_CONTROL_PAYLOAD) {
       return Promise.reject(new RangeError('websocket: control frame payload over 125 bytes'));
     }
@@ -1194,7 +1204,7 @@ export class Conn implements AsyncIterable<Message> {
   }
 
   // The compressor for a message of `data`, when it is to be compressed.
-  #compressorFor(data: MessageData): PerMessageDeflate | null {
+  #compressorFor(data: string | Buffer): PerMessageDeflate | null {
     const deflate = this.#deflate;
     if (deflate === null || !this.#compressWrites || !deflate.canCompress) return null;
     const length = typeof data === 'string' ? Buffer.byteLength(data) : data.length;

@@ -126,12 +126,12 @@ export {
   Conn,
   type Message,
   type MessageStream,
-  type MessageData,
   type ControlHandler,
   type CloseHandler,
   type Deadline,
   type BufferLimitOptions,
 } from './conn.js';
+export { type MessageData } from './message-data.js';
 export { formatCloseMessage } from './close.js';
 export { PreparedMessage } from './prepared.js';
 export { joinMessages } from './join.js';
