@@ -206,7 +206,9 @@ function isControlType(type: number): boolean {
  * socket only while the application keeps up: once `readBufferSize` bytes (or 1,024 messages)
  * wait unread, it stops reading until the application reads. Control frames are handled as they
  * are parsed (ping answered with pong, close answered with close), so an application that stops
- * reading stops answering pings: the application must read (gorilla's "read is required").
+ * reading stops answering pings: the application must read (gorilla's "read is required"). While
+ * the socket is backed up only the latest ping is answered, and reading stops once a pong is owed
+ * (see the package documentation), so a peer flooding pings cannot queue pongs.
  *
  * Writing: {@link Conn.writeMessage}, {@link Conn.nextWriter}, {@link Conn.writeControl},
  * {@link Conn.writePreparedMessage}. Writes may be called concurrently: they go out in call
@@ -248,6 +250,10 @@ export class Conn implements AsyncIterable<Message> {
   #pingHandler: ControlHandler | null = null;
   #pongHandler: ControlHandler | null = null;
   #closeHandler: CloseHandler | null = null;
+  #defaultPingHandler: ControlHandler | null = null; // made when asked for
+  #defaultCloseHandler: CloseHandler | null = null;
+  #pongBacklog = false; // reading stopped until the pong owed is handed to the socket
+  #afterPong: (() => void) | null = null;
 
   // Write fields.
   readonly #writer: FrameWriter;
@@ -261,6 +267,8 @@ export class Conn implements AsyncIterable<Message> {
   #openWriterStarted = false;
   #writeError: Error | null = null; // why writes are refused from now on
   #writeFailure: Error | null = null; // why bytes already accepted may never reach the peer
+  #drainSeen: Promise<void> | null = null; // the writer's drain that #acceptedAtDrain follows
+  #acceptedAtDrain: Promise<void> = RESOLVED;
   readonly #writeDeadline = new DeadlineTimer(() => {
     // Only writes still waiting fail now; others fail when they are made.
     if (this.#writer.backedUp || this.#tasks.length > 0 || this.#openWriter !== null) {
@@ -422,7 +430,7 @@ export class Conn implements AsyncIterable<Message> {
 
   /** Returns the current ping handler. Gorilla: `Conn.PingHandler`. */
   pingHandler(): ControlHandler {
-    return this.#pingHandler ?? this.#defaultPingHandler;
+    return this.#pingHandler ?? (this.#defaultPingHandler ??= (data) => this.#answerPing(data));
   }
 
   /**
@@ -449,7 +457,7 @@ export class Conn implements AsyncIterable<Message> {
 
   /** Returns the current close handler. Gorilla: `Conn.CloseHandler`. */
   closeHandler(): CloseHandler {
-    return this.#closeHandler ?? this.#defaultCloseHandler;
+    return this.#closeHandler ?? (this.#defaultCloseHandler ??= (code) => this.#answerClose(code));
   }
 
   /**
@@ -1004,7 +1012,8 @@ export class Conn implements AsyncIterable<Message> {
 
   #onControl(opcode: number, payload: Buffer): void {
     if (opcode === PingMessage) {
-      this.#runHandler(this.pingHandler(), payload);
+      if (this.#pingHandler === null) this.#answerPing(payload);
+      else this.#runHandler(this.#pingHandler, payload);
     } else if (opcode === PongMessage) {
       this.#runHandler(this.pongHandler(), payload);
     } else {
@@ -1024,7 +1033,8 @@ export class Conn implements AsyncIterable<Message> {
       this.#closeReceived = true;
       this.#reader.stop();
       this.#failRead(new CloseError(parsed.code, parsed.text), true);
-      this.#runHandler(this.closeHandler(), parsed.code, parsed.text);
+      if (this.#closeHandler === null) this.#answerClose(parsed.code);
+      else this.#runHandler(this.#closeHandler, parsed.code, parsed.text);
       this.#afterCloseSent();
     }
   }
@@ -1046,17 +1056,32 @@ export class Conn implements AsyncIterable<Message> {
     this.#failRead(toError(err), true);
   }
 
-  readonly #defaultPingHandler: ControlHandler = (data) => {
-    this.writeControl(PongMessage, data, Date.now() + CONTROL_WRITE_WAIT).catch(noop);
-  };
+  // The default ping handler: a pong with the same payload. While the socket is still busy with
+  // earlier frames only the latest ping is answered (RFC 6455 section 5.5.3), and once a second
+  // ping arrives with a pong still owed the connection stops reading until that pong is handed to
+  // the socket, as gorilla does by answering inside the read: a peer that floods pings and reads
+  // nothing is held back by TCP, and the connection owes at most one pong.
+  #answerPing(data: Buffer): void {
+    if (this.#closeSent || this.#writeError !== null) return;
+    if (this.#writer.writePong(data, (this.#afterPong ??= () => this.#pongSent()))) return;
+    this.#pongBacklog = true;
+    this.#pauseSocket();
+  }
 
-  readonly #defaultCloseHandler: CloseHandler = (code) => {
+  #pongSent(): void {
+    if (!this.#pongBacklog) return;
+    this.#pongBacklog = false;
+    this.#maybeResume();
+  }
+
+  // The default close handler: a close frame with the same code.
+  #answerClose(code: number): void {
     this.writeControl(
       CloseMessage,
       formatCloseMessage(code),
       Date.now() + CONTROL_WRITE_WAIT,
     ).catch(noop);
-  };
+  }
 
   #serveWaiters(): void {
     const waiters = this.#waiters;
@@ -1135,7 +1160,9 @@ export class Conn implements AsyncIterable<Message> {
   }
 
   #maybeResume(): void {
-    if (!this.#socketPaused || this.#readerFull || this.#inflateBacklog) return;
+    if (!this.#socketPaused || this.#readerFull || this.#inflateBacklog || this.#pongBacklog) {
+      return;
+    }
     let unread = this.#unreadBytes;
     const head = this.#queue[0];
     if (this.#waiters.length > 0 && head !== undefined && !head.done) unread -= head.length;
@@ -1189,13 +1216,19 @@ export class Conn implements AsyncIterable<Message> {
 
   // A write's promise: settled now when the socket is below its high-water mark, else at drain.
   // A close frame written meanwhile does not fail it (its bytes go out first); a failure does.
+  // Every write waiting for the same drain gets the same promise, so a write that is not awaited
+  // costs no promise of its own.
   #accepted(): Promise<void> {
     if (!this.#writer.backedUp) return RESOLVED;
-    const drained = this.#writer.drained().then(() => {
-      if (this.#writeFailure !== null) throw this.#writeFailure;
-    });
-    this.#writeDeadline.arm();
-    return drained;
+    const drained = this.#writer.drained();
+    if (drained !== this.#drainSeen) {
+      this.#drainSeen = drained;
+      this.#acceptedAtDrain = drained.then(() => {
+        if (this.#writeFailure !== null) throw this.#writeFailure;
+      });
+      this.#writeDeadline.arm();
+    }
+    return this.#acceptedAtDrain;
   }
 
   // Whether a write may go straight to the batch: nothing is queued ahead of it.

@@ -73,8 +73,10 @@
  *
  * ## Buffers
  *
- * Frames written in one tick are gathered into a write buffer of `writeBufferSize` bytes and sent
- * in one socket write. A {@link BufferPool} lets connections share write buffers while idle.
+ * Frames written in one tick, or while the socket is still busy with earlier ones, are gathered
+ * into batch buffers (from 1 KiB up to `writeBufferSize`) and sent in one socket write, so queued
+ * frames take little more memory than their bytes. A {@link BufferPool} supplies the full-size
+ * batch buffers. Idle connections hold no write buffer.
  *
  * ## Compression
  *

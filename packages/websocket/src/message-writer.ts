@@ -129,9 +129,12 @@ export class MessageWriter extends Writable {
     callback(err);
   }
 
+  // Sends the held piece when nothing followed it within its tick. While an earlier frame waits for
+  // the socket it stays held: the next write or end() may still join it, and it goes once that
+  // frame is done.
   #sendHeld(): void {
     const held = this.#held;
-    if (held === null || this.writableFinished || this.destroyed) return;
+    if (held === null || this.#sending || this.writableEnded || this.destroyed) return;
     this.#held = null;
     this.#send(held, false, (err) => {
       if (err) this.destroy(err);
@@ -151,7 +154,10 @@ export class MessageWriter extends Writable {
       this.#sending = false;
       next.callback(err);
       if (!this.#sending) this.#sendNext();
-      if (!this.#sending) this.#releaseWaiting();
+      if (!this.#sending) {
+        this.#releaseWaiting();
+        if (this.#held !== null) process.nextTick(() => this.#sendHeld());
+      }
     };
     let pending: Promise<void> | undefined;
     try {
