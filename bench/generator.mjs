@@ -49,6 +49,14 @@ async function main(config) {
 
   let sending = true;
   const errors = [];
+  // Set while the measured interval waits for its first echo (see below); called on every echo
+  // and on every failure, which ends the wait too.
+  let wake = null;
+  const nudge = () => {
+    const resolve = wake;
+    wake = null;
+    resolve?.();
+  };
   const connections = opened.map(({ socket, rest }, index) => {
     const counter = new FrameCounter(expect);
     // Connections start at different frames so that they do not all send the same message.
@@ -66,9 +74,11 @@ async function main(config) {
       } catch (err) {
         errors.push(err.message);
         socket.destroy();
+        nudge();
         return;
       }
       if (echoed === 0) return;
+      nudge();
       state.payloadBytes += pool.payloadBytes(echoCursor, echoed);
       echoCursor = (echoCursor + echoed) % pool.count;
       if (sending) send(echoed);
@@ -76,6 +86,7 @@ async function main(config) {
     socket.on('data', onBytes);
     socket.on('close', () => {
       if (sending) errors.push('the server closed a connection during the run');
+      nudge();
     });
     return { socket, rest, state, onBytes, send };
   });
@@ -100,6 +111,13 @@ async function main(config) {
   const start = snapshot();
   process.send({ type: 'mark', phase: 'start' });
   await sleep(config.durationMs);
+  // A rate needs one whole echo: on a slow or busy machine a large message can take longer than
+  // the interval, which then lasts until the first echo (or failure) ends it.
+  while (snapshot().messages === start.messages && errors.length === 0) {
+    await new Promise((resolve) => {
+      wake = resolve;
+    });
+  }
   const end = snapshot();
   process.send({ type: 'mark', phase: 'end' });
   sending = false;

@@ -8,7 +8,8 @@ export const USAGE = `Usage: node bench/run.mjs [options]     (npm run bench bui
   --servers=LIST     comma-separated: ${Object.keys(SERVERS).join(', ')}
                      (default: each scenario's own list)
   --reps=N           measured repetitions per server; the median is reported (default 3)
-  --duration=S       seconds measured per repetition (default 2)
+  --duration=S       seconds measured per repetition (default 2), or until the first echo
+                     where none came back in time
   --warmup=S         seconds of load before each measurement, not counted (default 1)
   --connections=N    override the scenarios' connection count
   --window=N         override the messages in flight per connection

@@ -136,6 +136,10 @@ describe('bench load monitor', () => {
     p99Ms: number;
     maxMs: number;
   }
+  interface Stall {
+    atSeconds: number;
+    ms: number;
+  }
   interface Probe {
     stats: {
       loopDelay: Delay;
@@ -143,19 +147,34 @@ describe('bench load monitor', () => {
       rssStart: number;
       peakRss: number;
       peakExternal: number;
-      longestStalls: { atSeconds: number; ms: number }[];
+      longestStalls: Stall[];
     };
   }
 
+  interface Stimulus {
+    label: string;
+    /** Where the monitor must report its stall, in seconds on the monitor's clock. */
+    from: number;
+    to: number;
+  }
+
   test('sees the event loop held and memory written, and says when the loop stalled', () => {
-    const holdMs = 100;
+    // The first hold is four times the second so that the steady figures, which must not see it,
+    // are told apart from the whole run's by the stimulus and not by how busy the machine is.
+    const firstMs = 400;
+    const secondMs = 100;
     const touchMb = 64;
     const output = execFileSync(
       process.execPath,
-      [join(__dirname, 'load-monitor-probe.mjs'), String(holdMs), String(touchMb)],
+      [
+        join(__dirname, 'load-monitor-probe.mjs'),
+        String(firstMs),
+        String(secondMs),
+        String(touchMb),
+      ],
       { encoding: 'utf8' },
     );
-    const { stats } = JSON.parse(output) as Probe;
+    const { stats, stimuli } = JSON.parse(output) as Probe & { stimuli: Stimulus[] };
     const whole = stats.loopDelay;
     const steady = stats.steadyLoopDelay!;
     for (const delay of [whole, steady]) {
@@ -163,23 +182,41 @@ describe('bench load monitor', () => {
       expect(delay.p50Ms).toBeLessThanOrEqual(delay.p99Ms);
       expect(delay.p99Ms).toBeLessThanOrEqual(delay.maxMs);
     }
-    // The first hold, right at the start, is seen by the monitor's 10 ms timer (so up to 10 ms
-    // short); the steady figures start after it and see the second hold whole.
-    expect(whole.maxMs).toBeGreaterThanOrEqual(2 * holdMs - 10);
-    expect(steady.maxMs).toBeGreaterThanOrEqual(holdMs - 1);
-    expect(steady.maxMs).toBeLessThan(2 * holdMs - 10);
-    const [first, second] = stats.longestStalls;
-    expect(first!.ms).toBeGreaterThanOrEqual(2 * holdMs - 10);
-    expect(first!.atSeconds).toBeGreaterThanOrEqual((2 * holdMs) / 1000);
-    expect(first!.atSeconds).toBeLessThan((2 * holdMs + 60) / 1000);
-    expect(second!.ms).toBeGreaterThanOrEqual(holdMs - 10);
-    expect(second!.atSeconds).toBeGreaterThan((3 * holdMs) / 1000);
+
+    // The stalls come longest first. Each is labelled with the hold it followed, by when it was
+    // reported; in the order they happened, the labelled ones are the first hold's, then the
+    // second's, each at least as long as its hold less the monitor's 10 ms timer period (a busy
+    // machine only makes a hold longer).
+    const stalls = stats.longestStalls;
+    expect(stalls.map((stall) => stall.ms)).toEqual(
+      stalls.map((stall) => stall.ms).sort((a, b) => b - a),
+    );
+    const labelOf = (stall: Stall) =>
+      stimuli.find(({ from, to }) => stall.atSeconds >= from && stall.atSeconds <= to)?.label;
+    const inOrder = [...stalls].sort((a, b) => a.atSeconds - b.atSeconds);
+    const labels = inOrder.map(labelOf).filter((label) => label !== undefined);
+    expect([...new Set(labels)]).toEqual(['first hold', 'second hold']);
+    const longest = (label: string) =>
+      Math.max(...stalls.filter((stall) => labelOf(stall) === label).map((stall) => stall.ms));
+    const first = longest('first hold');
+    expect(first).toBeGreaterThanOrEqual(firstMs - 10);
+    expect(longest('second hold')).toBeGreaterThanOrEqual(secondMs - 10);
+
+    // The whole run saw the first hold (before the histogram's own timer fired, so through the
+    // monitor's timer); the steady figures, from the mark on, saw the second hold whole and not
+    // the first.
+    expect(whole.maxMs).toBeGreaterThanOrEqual(first);
+    expect(steady.maxMs).toBeGreaterThanOrEqual(secondMs - 1);
+    expect(steady.maxMs).toBeLessThan(first);
+
     expect(stats.peakRss - stats.rssStart).toBeGreaterThanOrEqual(touchMb * 1e6 * 0.9);
     expect(stats.peakExternal).toBeGreaterThanOrEqual(touchMb * 1e6);
   });
 });
 
 describe('bench run', () => {
+  // Each run starts every server and a load generator in turn; on a busy machine that takes
+  // minutes (the timeout only guards against a hang).
   let dir: string;
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'silverback-bench-'));
@@ -239,7 +276,7 @@ describe('bench run', () => {
     expect(stdout).toMatch(/Generator headroom: .* the rate of ws\./);
     // The servers measure themselves only where a scenario asks them to.
     expect(stdout).not.toMatch(/loop delay/);
-  }, 60_000);
+  }, 300_000);
 
   test('runs the many-connection compressed scenario with a few connections', async () => {
     const json = join(dir, 'many.json');
@@ -283,7 +320,7 @@ describe('bench run', () => {
     expect(stdout).toMatch(/\| server +\| loop delay p50 \(vs ws\) +\| loop delay p99/);
     // A ratio reads n/a where ws's figure rounds to 0.00 ms (its p50 on an idle loop).
     expect(stdout).toMatch(/\| silverback +\| [\d.]+ ms \((?:[\d.]+x|n\/a)\) +\|/);
-  }, 60_000);
+  }, 300_000);
 
   test('rejects unknown options with the usage text', async () => {
     const failure = await run(process.execPath, ['bench/run.mjs', '--servers=nginx'], {

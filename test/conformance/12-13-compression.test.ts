@@ -7,32 +7,37 @@ import { randomBytes } from 'node:crypto';
 import type { CompressionOptions } from '@silverback/websocket';
 import { PeerDeflater, PeerInflater } from '../helpers/deflate';
 import { closePayload, frame, type ParsedFrame } from '../helpers/frames';
-import { rawConnect, type RawClient } from '../helpers/raw-client';
 import { echo, startServer, type TestServer } from '../helpers/server';
+import { connectRaw, serverSettings } from './harness';
+import type { JudgedClient } from './http2-link';
 
 let server: TestServer | undefined;
-const clients: RawClient[] = [];
+const clients: JudgedClient[] = [];
 afterEach(async () => {
   for (const client of clients.splice(0)) client.destroy();
   await server?.close();
   server = undefined;
 });
 
-async function open(offer: string, options: CompressionOptions = {}): Promise<RawClient> {
-  server ??= await startServer(echo, { enableCompression: { threshold: 0, ...options } });
-  const client = await rawConnect(server.port, '/', { 'Sec-WebSocket-Extensions': offer });
+async function open(offer: string, options: CompressionOptions = {}): Promise<JudgedClient> {
+  server ??= await startServer(
+    echo,
+    { enableCompression: { threshold: 0, ...options } },
+    serverSettings(),
+  );
+  const client = await connectRaw(server.port, '/', { 'Sec-WebSocket-Extensions': offer });
   clients.push(client);
   return client;
 }
 
-function answeredExtension(client: RawClient): string | undefined {
+function answeredExtension(client: JudgedClient): string | undefined {
   const line = client.response.split('\r\n').find((l) => /^sec-websocket-extensions:/i.test(l));
   return line?.slice(line.indexOf(':') + 1).trim();
 }
 
 /** Reads one whole message (all its frames); returns its opcode, RSV1 and joined payload. */
 async function readMessage(
-  client: RawClient,
+  client: JudgedClient,
 ): Promise<{ opcode: number; rsv1: boolean; payload: Buffer }> {
   const frames: ParsedFrame[] = [];
   for (;;) {
@@ -49,7 +54,7 @@ async function readMessage(
   };
 }
 
-async function expectClose(client: RawClient, code: number): Promise<void> {
+async function expectClose(client: JudgedClient, code: number): Promise<void> {
   for (;;) {
     const next = await client.nextFrame();
     if (next === null)
@@ -194,8 +199,8 @@ describe('compressed framing', () => {
   });
 
   test('uncompressed messages still pass on a compressed connection', async () => {
-    server = await startServer(echo, { enableCompression: true }); // default threshold: 1024
-    const client = await rawConnect(server.port, '/', {
+    server = await startServer(echo, { enableCompression: true }, serverSettings()); // default threshold: 1024
+    const client = await connectRaw(server.port, '/', {
       'Sec-WebSocket-Extensions': 'permessage-deflate',
     });
     clients.push(client);
@@ -236,8 +241,8 @@ describe('compressed framing', () => {
   });
 
   test('RSV1 when the extension was not negotiated fails with 1002', async () => {
-    server = await startServer(echo, { enableCompression: true });
-    const client = await rawConnect(server.port);
+    server = await startServer(echo, { enableCompression: true }, serverSettings());
+    const client = await connectRaw(server.port);
     clients.push(client);
     expect(answeredExtension(client)).toBeUndefined();
     client.send(frame({ opcode: 1, rsv1: true, payload: Buffer.from([0x02, 0x00]) }));
@@ -267,8 +272,12 @@ describe('compressed framing', () => {
   });
 
   test('a decompression bomb ends with 1009 once the read limit is passed', async () => {
-    server = await startServer(echo, { enableCompression: true, readLimit: 1 << 20 });
-    const client = await rawConnect(server.port, '/', {
+    server = await startServer(
+      echo,
+      { enableCompression: true, readLimit: 1 << 20 },
+      serverSettings(),
+    );
+    const client = await connectRaw(server.port, '/', {
       'Sec-WebSocket-Extensions': 'permessage-deflate',
     });
     clients.push(client);

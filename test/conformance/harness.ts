@@ -9,10 +9,20 @@
  * in for an event.
  */
 import type { Socket } from 'node:net';
+import type { Http2SecureServer } from 'node:http2';
 import { startEchoServer, type EchoServer } from '../../examples/autobahn/src/server';
 import { settle } from '../helpers/async';
 import { frame, type ParsedFrame } from '../helpers/frames';
-import { rawConnect, type RawClient } from '../helpers/raw-client';
+import { testCertificates } from '../helpers/h2';
+import { rawConnect } from '../helpers/raw-client';
+import type { TestServerSettings } from '../helpers/server';
+import {
+  openHttp2Client,
+  watchServerStreams,
+  type JudgedClient,
+  type ServerEnd,
+} from './http2-link';
+import { overHttp2, transport } from './transport';
 import {
   ANSWER_BOUND_MS,
   controlEvent,
@@ -52,15 +62,15 @@ export type ServerEvent = WireEvent;
  * A raw client of the echo server, reading the server's frames as {@link ServerEvent}s. Every
  * frame the server sends is checked: unmasked (section 5.1), no reserved bits (no extension is
  * negotiated), a known opcode, control frames final and at most 125 bytes, continuations only
- * inside a message (section 5.4).
+ * inside a message (section 5.4). Over HTTP/2 the connection is a stream (RFC 8441).
  */
 export class Peer extends WireJudge<ServerEvent> {
-  readonly raw: RawClient;
-  /** The server's end of this connection. */
-  readonly serverSocket: Socket;
+  readonly raw: JudgedClient;
+  /** The server's end of this connection: its TCP socket, or its HTTP/2 stream. */
+  readonly serverSocket: ServerEnd;
   #partial: { kind: 'text' | 'binary'; chunks: Buffer[] } | null = null;
 
-  constructor(raw: RawClient, serverSocket: Socket) {
+  constructor(raw: JudgedClient, serverSocket: ServerEnd) {
     super(clientFrames, serverSocket, "the server's socket");
     this.raw = raw;
     this.serverSocket = serverSocket;
@@ -154,15 +164,20 @@ export interface EchoFixture {
 
 /**
  * Starts the autobahn example's echo server on 127.0.0.1 port 0 before the file's tests and
- * closes it after them; destroys every client a test opened after that test.
+ * closes it after them; destroys every client a test opened after that test. Over HTTP/2 (see
+ * `transport.ts`) the server serves `wss:` and each client is a stream of a session of its own.
  */
 export function useEchoServer(): EchoFixture {
   let echo: EchoServer | undefined;
+  const over = transport();
   const serverSockets = new Map<number, Socket>(); // by the client's port
+  let serverStreams: Map<string, ServerEnd> | undefined;
   const peers: Peer[] = [];
 
   beforeAll(async () => {
-    echo = await startEchoServer({ port: 0, host: '127.0.0.1' });
+    const tls = over === 'http/1.1' ? undefined : testCertificates();
+    echo = await startEchoServer({ port: 0, host: '127.0.0.1', tls });
+    if (tls !== undefined) serverStreams = watchServerStreams(echo.server as Http2SecureServer);
     echo.server.on('connection', (socket: Socket) => {
       const port = socket.remotePort;
       if (port === undefined) return;
@@ -184,6 +199,17 @@ export function useEchoServer(): EchoFixture {
     },
     async connect(path = '/') {
       if (echo === undefined) throw new Error('the echo server is not running');
+      if (over !== 'http/1.1') {
+        const { client, key } = await openHttp2Client(over, echo.port, path);
+        const serverStream = serverStreams?.get(key);
+        if (serverStream === undefined) {
+          client.destroy();
+          throw new Error("the server's end of the stream was not seen");
+        }
+        const peer = new Peer(client, serverStream);
+        peers.push(peer);
+        return peer;
+      }
       const raw = await rawConnect(echo.port, path);
       const serverSocket = serverSockets.get(raw.socket.localPort!);
       if (serverSocket === undefined) {
@@ -202,3 +228,22 @@ export const ECHO_PATHS = [
   ['whole-message echo', '/'],
   ['streaming echo', '/stream'],
 ] as const;
+
+/**
+ * Opens a raw client to a test server (`test/helpers/server.ts`) at `port`, over the file's
+ * transport: TCP with the HTTP/1.1 handshake, or an HTTP/2 stream (RFC 8441).
+ */
+export async function connectRaw(
+  port: number,
+  path = '/',
+  headers: Record<string, string> = {},
+): Promise<JudgedClient> {
+  const over = transport();
+  if (over === 'http/1.1') return rawConnect(port, path, headers);
+  return (await openHttp2Client(over, port, path, headers)).client;
+}
+
+/** The settings that make a test server (`test/helpers/server.ts`) serve the file's transport. */
+export function serverSettings(): TestServerSettings {
+  return { http2: overHttp2() };
+}

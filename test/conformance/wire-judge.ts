@@ -6,7 +6,6 @@
  * test, never waits that stand in for an event.
  */
 import { once } from 'node:events';
-import type { Socket } from 'node:net';
 import { settle } from '../helpers/async';
 import { closePayload, type FrameSpec, type ParsedFrame } from '../helpers/frames';
 
@@ -180,6 +179,11 @@ function sameEvent(a: WireEvent, b: WireEvent | null): boolean {
 // ---------------------------------------------------------------------------------------------
 // The judge
 
+/** The end of a connection whose close ends a case: a socket, or an HTTP/2 stream's end. */
+export interface WatchedEnd extends NodeJS.EventEmitter {
+  readonly closed: boolean;
+}
+
 /**
  * One judged connection: sends frames, reads the events of the side under test, and holds the
  * expectations every case is written in.
@@ -189,7 +193,7 @@ function sameEvent(a: WireEvent, b: WireEvent | null): boolean {
 export abstract class WireJudge<TEvent extends WireEvent> {
   /** The frames this judge's role sends. */
   readonly frames: FrameBuilders;
-  readonly #watched: Socket;
+  readonly #watched: WatchedEnd;
   readonly #watchedName: string;
 
   /**
@@ -197,7 +201,7 @@ export abstract class WireJudge<TEvent extends WireEvent> {
    * @param watched - the socket whose close ends a case.
    * @param watchedName - that socket, as failure messages name it.
    */
-  constructor(frames: FrameBuilders, watched: Socket, watchedName: string) {
+  constructor(frames: FrameBuilders, watched: WatchedEnd, watchedName: string) {
     this.frames = frames;
     this.#watched = watched;
     this.#watchedName = watchedName;

@@ -6,7 +6,7 @@
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { parseFrame, type ParsedFrame } from './frames';
+import { parseFrame, parseFrameHeader, type ParsedFrame } from './frames';
 import { upgradeRequestHead } from './upgrade-request';
 
 /** A raw WebSocket peer over any byte stream: exact bytes out, parsed frames in. */
@@ -33,7 +33,11 @@ export interface RawClient extends RawPeer {
  * holds bytes already read past the handshake.
  */
 export function rawPeer(socket: Duplex, initial: Buffer = Buffer.alloc(0)): RawPeer {
+  // Chunks wait in a list and are joined once the next frame is whole, so a large frame that
+  // arrives in many small pieces (HTTP/2 DATA frames are 16 KiB) is copied once, not once a piece.
   let buffer = initial;
+  const pending: Buffer[] = [];
+  let pendingLength = 0;
   let ended = false;
   let notify: (() => void) | null = null;
   const wake = (): void => {
@@ -42,9 +46,20 @@ export function rawPeer(socket: Duplex, initial: Buffer = Buffer.alloc(0)): RawP
     n?.();
   };
   socket.on('data', (chunk: Buffer) => {
-    buffer = Buffer.concat([buffer, chunk]);
+    pending.push(chunk);
+    pendingLength += chunk.length;
     wake();
   });
+  // Joins the pending chunks unless the next frame's header is in and its payload still is not.
+  const gather = (): void => {
+    if (pending.length === 0) return;
+    const header = parseFrameHeader(buffer);
+    const needed = header === undefined ? 0 : header.headerSize + header.payloadLength;
+    if (buffer.length + pendingLength < needed && !ended) return;
+    buffer = Buffer.concat([buffer, ...pending]);
+    pending.length = 0;
+    pendingLength = 0;
+  };
   const endedPromise = new Promise<void>((resolve) => {
     const done = (): void => {
       ended = true;
@@ -61,6 +76,7 @@ export function rawPeer(socket: Duplex, initial: Buffer = Buffer.alloc(0)): RawP
     },
     async nextFrame() {
       for (;;) {
+        gather();
         const parsed = parseFrame(buffer);
         if (parsed) {
           buffer = buffer.subarray(parsed.size);

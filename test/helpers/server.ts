@@ -2,6 +2,7 @@
  * Test servers on 127.0.0.1 with an ephemeral port, closed (with every socket) by `close()`.
  */
 import { createServer, type IncomingMessage, type Server, type ServerOptions } from 'node:http';
+import type { Http2SecureServer, IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import {
   Upgrader,
@@ -10,13 +11,14 @@ import {
   type UpgraderOptions,
 } from '@silverback/websocket';
 import { queue } from './async';
+import { startH2Server } from './h2';
 import { listenOnLoopback, serverCloser } from './listen';
 
 /** A listening test server. */
 export interface TestServer {
-  server: Server;
+  server: Server | Http2SecureServer;
   port: number;
-  /** `ws://127.0.0.1:<port>` */
+  /** `ws://127.0.0.1:<port>` (`wss://localhost:<port>` over HTTP/2) */
   url: string;
   /** Connections upgraded so far, in order. */
   conns: Conn[];
@@ -39,6 +41,11 @@ export interface TestServerSettings {
   upgradeEveryRequest?: boolean;
   /** Options of the HTTP server. */
   http?: ServerOptions;
+  /**
+   * Serve `wss:` over HTTP/2 instead (RFC 8441, the `'stream'` API, `testCertificates()`): each
+   * extended CONNECT goes to `upgradeStream`; the connection's request is undefined.
+   */
+  http2?: boolean;
 }
 
 /**
@@ -54,17 +61,35 @@ export async function startServer(
   const conns: Conn[] = [];
   const upgraded = queue<Conn>();
   const failures = queue<unknown>();
-  const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    upgrader.upgrade(req, socket, head, settings.responseHeaders).then(
+  const serve = (accepted: Promise<Conn>, req: IncomingMessage | undefined): void => {
+    accepted.then(
       (conn) => {
         conns.push(conn);
         upgraded.push(conn);
         if (handler) {
-          Promise.resolve(handler(conn, req)).catch(() => conn.close());
+          Promise.resolve(handler(conn, req!)).catch(() => conn.close());
         }
       },
       (err: unknown) => failures.push(err),
     );
+  };
+  if (settings.http2 === true) {
+    const h2 = await startH2Server();
+    h2.server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => {
+      serve(upgrader.upgradeStream(stream, headers, settings.responseHeaders), undefined);
+    });
+    return {
+      server: h2.server,
+      port: h2.port,
+      url: `wss://${h2.authority}`,
+      conns,
+      nextConn: upgraded.next,
+      nextFailure: failures.next,
+      close: h2.close,
+    };
+  }
+  const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    serve(upgrader.upgrade(req, socket, head, settings.responseHeaders), req);
   };
   const server = createServer(settings.http ?? {}, (req, res) => {
     if (settings.upgradeEveryRequest) upgrade(req, req.socket, Buffer.alloc(0));

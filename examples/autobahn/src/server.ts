@@ -14,11 +14,21 @@
  * read fails, the connection has already sent its close frame (or answered the peer's) and ends
  * the TCP connection itself, so the loops just stop.
  *
+ * With a certificate (the `tls` option) it serves `wss:` instead, over HTTP/2 and HTTP/1.1 as
+ * ALPN decides: a WebSocket over HTTP/2 is an extended CONNECT on a stream (RFC 8441), echoed
+ * the same way, so the conformance suite can judge the server over both.
+ *
  * @module
  */
 
 import { once } from 'node:events';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createSecureServer,
+  type Http2SecureServer,
+  type Http2ServerRequest,
+  type Http2ServerResponse,
+} from 'node:http2';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -30,17 +40,25 @@ export interface EchoServerOptions {
   port?: number;
   /** The address to listen on. Default `127.0.0.1`. */
   host?: string;
+  /**
+   * A certificate and its key (PEM): serve `wss:` over HTTP/2 (RFC 8441) and HTTP/1.1, as the
+   * client's ALPN offer decides. Default: plain `ws:` over HTTP/1.1.
+   */
+  tls?: { key: string | Buffer; cert: string | Buffer };
 }
 
 /** A listening echo server. */
 export interface EchoServer {
-  /** The HTTP server whose upgrade requests become echo connections. */
-  readonly server: Server;
+  /**
+   * The HTTP server whose upgrade requests become echo connections: an HTTP/2 server (with
+   * HTTP/1.1 beside it) when `tls` was given.
+   */
+  readonly server: Server | Http2SecureServer;
   /** The address it listens on. */
   readonly host: string;
   /** The port it listens on (the one picked, when 0 was asked for). */
   readonly port: number;
-  /** `ws://host:port`, the URL to give a client. */
+  /** `ws://host:port` (`wss://` with `tls`), the URL to give a client. */
   readonly url: string;
   /** The connections open now. */
   readonly connections: ReadonlySet<Conn>;
@@ -73,30 +91,52 @@ export async function startEchoServer(options: EchoServerOptions = {}): Promise<
   // Every socket, upgraded or not, so close() leaves none behind.
   const sockets = new Set<Socket>();
 
-  const server = createServer((_req, res) => {
-    res
-      .writeHead(426, { Upgrade: 'websocket', 'Content-Type': 'text/plain; charset=utf-8' })
-      .end('This is a WebSocket echo server: connect with a WebSocket client.\n');
-  });
+  const plain = (
+    req: IncomingMessage | Http2ServerRequest,
+    res: ServerResponse | Http2ServerResponse,
+  ): void => {
+    // HTTP/2 has no Upgrade header (RFC 9113 section 8.2.2).
+    const upgrade = req.httpVersionMajor === 2 ? {} : { Upgrade: 'websocket' };
+    res.writeHead(426, { ...upgrade, 'Content-Type': 'text/plain; charset=utf-8' });
+    res.end('This is a WebSocket echo server: connect with a WebSocket client.\n');
+  };
+  const server =
+    options.tls === undefined
+      ? createServer(plain)
+      : createSecureServer(
+          { ...options.tls, allowHTTP1: true, settings: { enableConnectProtocol: true } },
+          plain,
+        );
   server.on('connection', (socket: Socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
   });
-  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    upgrader.upgrade(req, socket, head).then(
+  const serve = (accepted: Promise<Conn>, url: string | undefined): void => {
+    accepted.then(
       (conn) => {
         connections.add(conn);
         void conn.closed.then(() => connections.delete(conn));
-        const echo = isStreamPath(req.url) ? echoStreams : echoMessages;
+        const echo = isStreamPath(url) ? echoStreams : echoMessages;
         echo(conn).catch(() => {
           // The read or write failed: the connection has sent its close frame (or answered the
           // peer's) and ends TCP by itself.
         });
       },
       () => {
-        // The upgrader answered the HTTP error and closed the socket.
+        // The upgrader answered the HTTP error and closed the socket (or the stream).
       },
     );
+  };
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    serve(upgrader.upgrade(req, socket, head), req.url);
+  });
+  // An extended CONNECT on an HTTP/2 stream (RFC 8441) reaches the compatibility API's 'connect'.
+  server.on('connect', (req: Http2ServerRequest | IncomingMessage, res: unknown) => {
+    if (req.httpVersionMajor !== 2) {
+      (res as Duplex).destroy(); // an HTTP/1.1 CONNECT: this is no proxy
+      return;
+    }
+    serve(upgrader.upgrade(req as Http2ServerRequest, res as Http2ServerResponse), req.url);
   });
 
   server.listen(options.port ?? 9001, host);
@@ -107,7 +147,7 @@ export async function startEchoServer(options: EchoServerOptions = {}): Promise<
     server,
     host,
     port,
-    url: `ws://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    url: `${options.tls === undefined ? 'ws' : 'wss'}://${host.includes(':') ? `[${host}]` : host}:${port}`,
     connections,
     async close(drainMs = DEFAULT_DRAIN_MS) {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { validateHeaderName, validateHeaderValue } from 'node:http';
+import { validateHeaderName, validateHeaderValue, type IncomingHttpHeaders } from 'node:http';
 import { connect as netConnect, isIP } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
@@ -25,8 +25,10 @@ import {
   parseList,
   tokenListContainsValue,
 } from './handshake.js';
-import { readResponseBody, readResponseHead, type ResponseHead } from './http-response.js';
+import { readResponseBody, readResponseHead } from './http-response.js';
+import { Http2Sessions, type DialRequest } from './http2-client.js';
 import { connectThroughProxy, hostAndPort, resolveProxy, type ProxyOption } from './proxy.js';
+import { http2StreamTransport, type Transport } from './transport.js';
 
 /** Options of a {@link Dialer}. Gorilla: the fields of `Dialer`. */
 export interface DialerOptions extends BufferLimitOptions {
@@ -86,6 +88,17 @@ export interface DialerOptions extends BufferLimitOptions {
    * `wss:` URLs the dialer runs TLS over the stream it returns. Gorilla: `NetDial`.
    */
   netDial?: (url: URL) => Promise<Duplex>;
+  /**
+   * Whether to open `wss:` WebSockets as streams of an HTTP/2 connection (RFC 8441) where the
+   * server offers it: the TLS handshake offers ALPN `h2` beside `http/1.1`, and a server that
+   * picks `h2` and advertises `SETTINGS_ENABLE_CONNECT_PROTOCOL` gets an extended CONNECT on a
+   * stream, answered 200 instead of 101. Every WebSocket this dialer opens to an origin shares
+   * one session while it has room under the server's stream limit; the session closes with its
+   * last WebSocket. A server that picks `http/1.1` is dialled over HTTP/1.1 on the same
+   * connection, one that speaks HTTP/2 without the setting over a new HTTP/1.1 connection, and
+   * either is remembered for ten minutes. `ws:` URLs always use HTTP/1.1. Default `false`.
+   */
+  http2?: boolean;
 }
 
 /** Options of one {@link Dialer.dial} call. */
@@ -207,6 +220,14 @@ class Attempt {
     return stream;
   }
 
+  /** Lets a stream go: it now belongs to someone else (an HTTP/2 session). */
+  untrack(stream: Duplex): void {
+    const index = this.#streams.indexOf(stream);
+    if (index < 0) return;
+    this.#streams.splice(index, 1);
+    stream.off('error', this.#onError);
+  }
+
   /** Settles with `promise`, unless the dial fails first. */
   race<T>(promise: Promise<T>): Promise<T> {
     return Promise.race([promise, this.#cancelled]);
@@ -265,6 +286,7 @@ export class Dialer {
   readonly #subprotocols: readonly string[];
   readonly #compression: CompressionOptions | undefined;
   readonly #offer: string | undefined;
+  readonly #sessions: Http2Sessions | undefined;
 
   /**
    * @param options - see {@link DialerOptions}.
@@ -291,6 +313,7 @@ export class Dialer {
     this.#subprotocols = [...subprotocols];
     this.#compression = compressionOptions(options.enableCompression);
     this.#offer = this.#compression === undefined ? undefined : clientOffer(this.#compression);
+    this.#sessions = options.http2 === true ? new Http2Sessions() : undefined;
   }
 
   /**
@@ -321,29 +344,60 @@ export class Dialer {
     options: DialOptions = {},
   ): Promise<DialResult> {
     const target = parseTarget(url);
-    const key = generateChallengeKey();
-    const { request, offered } = this.#request(target, key, headers);
+    const { request, offered } = this.#request(target, headers);
     options.signal?.throwIfAborted();
     const attempt = new Attempt(this.#handshakeTimeout, options.signal);
     try {
-      const stream = await this.#open(target, attempt);
-      return await attempt.race(this.#exchange(stream, request, key, offered, attempt));
+      let stream: Duplex | undefined;
+      const sessions = this.#sessions;
+      if (sessions !== undefined && target.secure) {
+        const route = await sessions.dial(target.url, request, attempt, (alpn) =>
+          this.#open(target, attempt, alpn),
+        );
+        if ('stream' in route) {
+          const checked = this.#checkNegotiation(route.response.headers, offered);
+          if (typeof checked === 'string') {
+            throw new HandshakeError(`bad handshake: ${checked}`, route.response.status, {
+              ...route.response,
+            });
+          }
+          attempt.succeed(route.stream);
+          const transport = http2StreamTransport(route.stream);
+          const conn = this.#connection(route.stream, checked, undefined, transport);
+          return { conn, response: route.response };
+        }
+        stream = route.http1;
+      }
+      stream ??= await this.#open(target, attempt);
+      const key = generateChallengeKey();
+      return await attempt.race(
+        this.#exchange(stream, formatRequest(request, key), key, offered, attempt),
+      );
     } catch (err) {
       attempt.fail(err);
       throw attempt.error;
     }
   }
 
-  /** Builds the request head; returns it with the subprotocols offered. */
+  /**
+   * The HTTP/2 sessions this dialer keeps (RFC 8441), by origin (`host:port`): for tests and
+   * diagnostics.
+   *
+   * @internal
+   */
+  http2Sessions(): Http2Sessions | undefined {
+    return this.#sessions;
+  }
+
+  /** Builds the request; returns it with the subprotocols offered. */
   #request(
     target: Target,
-    key: string,
     headers: RequestHeaders | undefined,
-  ): { request: string; offered: readonly string[] } {
+  ): { request: DialRequest; offered: readonly string[] } {
     const url = target.url;
     let host = url.host;
     let offered = this.#subprotocols;
-    const extra: string[] = [];
+    const extra: [string, string][] = [];
     for (const [name, value] of Object.entries(headers ?? {})) {
       if (value === undefined) continue;
       const lower = name.toLowerCase();
@@ -362,27 +416,22 @@ export class Dialer {
         continue;
       }
       if (lower === 'sec-websocket-protocol') offered = parseList(values.join(', '));
-      for (const v of values) extra.push(`${name}: ${v}`);
+      for (const v of values) extra.push([name, v]);
     }
-    // The capitalisation of RFC 6455's examples: some servers depend on it.
-    const lines = [
-      `GET ${url.pathname}${url.search} HTTP/1.1`,
-      `Host: ${host}`,
-      'Upgrade: websocket',
-      'Connection: Upgrade',
-      `Sec-WebSocket-Key: ${key}`,
-      'Sec-WebSocket-Version: 13',
-    ];
+    const offers: [string, string][] = [];
     if (this.#subprotocols.length > 0) {
-      lines.push(`Sec-WebSocket-Protocol: ${this.#subprotocols.join(', ')}`);
+      offers.push(['Sec-WebSocket-Protocol', this.#subprotocols.join(', ')]);
     }
-    if (this.#offer !== undefined) lines.push(`Sec-WebSocket-Extensions: ${this.#offer}`);
-    lines.push(...extra, '', '');
-    return { request: lines.join('\r\n'), offered };
+    if (this.#offer !== undefined) offers.push(['Sec-WebSocket-Extensions', this.#offer]);
+    const path = `${url.pathname}${url.search}`;
+    return { request: { authority: host, path, offers, headers: extra }, offered };
   }
 
-  /** Opens the stream the handshake runs over: TCP or netDial, a proxy's tunnel, TLS. */
-  async #open(target: Target, attempt: Attempt): Promise<Duplex> {
+  /**
+   * Opens the stream the handshake runs over: TCP or netDial, a proxy's tunnel, TLS (offering
+   * `alpn` when given).
+   */
+  async #open(target: Target, attempt: Attempt, alpn?: string[]): Promise<Duplex> {
     const proxy = resolveProxy(this.#options.proxy, target.url);
     let stream: Duplex;
     if (proxy !== undefined) {
@@ -394,11 +443,11 @@ export class Dialer {
         ),
       );
     } else if (target.secure && this.#options.netDial === undefined) {
-      return this.#startTls(hostAndPort(target.url), target, attempt);
+      return this.#startTls(hostAndPort(target.url), target, attempt, alpn);
     } else {
       stream = await this.#transport(target.url, attempt);
     }
-    return target.secure ? this.#startTls({ socket: stream }, target, attempt) : stream;
+    return target.secure ? this.#startTls({ socket: stream }, target, attempt, alpn) : stream;
   }
 
   /** Connects to `url`'s host: with `netDial`, or over TCP. */
@@ -420,9 +469,11 @@ export class Dialer {
     base: { host: string; port: number } | { socket: Duplex },
     target: Target,
     attempt: Attempt,
+    alpn: string[] | undefined,
   ): Promise<Duplex> {
     const { host } = hostAndPort(target.url);
     const options: ConnectionOptions = { ...this.#options.tls, ...base, host };
+    if (alpn !== undefined) options.ALPNProtocols = alpn;
     // RFC 6066 section 3: SNI carries host names only, never IP addresses.
     const servername = this.#options.tls?.servername ?? (isIP(host) === 0 ? host : undefined);
     if (servername === undefined) delete options.servername;
@@ -463,7 +514,7 @@ export class Dialer {
             return;
           }
           const response: HandshakeResponse = { status, statusText, headers, body: EMPTY };
-          const checked = this.#checkAnswer(head, key, offered);
+          const checked = this.#checkAnswer(head.headers, key, offered);
           if (typeof checked === 'string') {
             reject(new HandshakeError(`bad handshake: ${checked}`, status, response));
             return;
@@ -471,20 +522,7 @@ export class Dialer {
           // Synchronously, in the 'data' event that completed the answer: the next chunk goes
           // to the connection's own listener.
           attempt.succeed(stream);
-          const conn = new Conn(stream, {
-            isServer: false,
-            subprotocol: checked.subprotocol,
-            extensions: checked.extensions,
-            deflate: checked.deflate,
-            readBufferSize: this.#options.readBufferSize,
-            writeBufferSize: this.#options.writeBufferSize,
-            writeBufferPool: this.#options.writeBufferPool,
-            readLimit: this.#options.readLimit,
-            maxBufferedAmount: this.#options.maxBufferedAmount,
-            closeOnBufferFull: this.#options.closeOnBufferFull,
-            head: rest,
-          });
-          resolve({ conn, response });
+          resolve({ conn: this.#connection(stream, checked, rest, undefined), response });
         },
         reject,
       );
@@ -497,11 +535,10 @@ export class Dialer {
    * Returns what was negotiated, or why the client must fail the connection.
    */
   #checkAnswer(
-    head: ResponseHead,
+    headers: IncomingHttpHeaders,
     key: string,
     offered: readonly string[],
-  ): string | { subprotocol: string; extensions: string; deflate?: PerMessageDeflate } {
-    const headers = head.headers;
+  ): string | Negotiated {
     if (!tokenListContainsValue(headers.upgrade, 'websocket')) {
       return "'websocket' token not found in 'Upgrade' header";
     }
@@ -511,6 +548,15 @@ export class Dialer {
     if (headers['sec-websocket-accept'] !== computeAcceptKey(key)) {
       return "'Sec-WebSocket-Accept' does not match the key sent";
     }
+    return this.#checkNegotiation(headers, offered);
+  }
+
+  /**
+   * Checks the subprotocol and extensions of an answer, as both protocols carry them (RFC 8441
+   * section 5 keeps RFC 6455's headers for them). Returns what was negotiated, or why the client
+   * must fail the connection.
+   */
+  #checkNegotiation(headers: IncomingHttpHeaders, offered: readonly string[]): string | Negotiated {
     const protocol = headers['sec-websocket-protocol'];
     if (protocol !== undefined && !offered.includes(protocol)) {
       return `the server chose subprotocol ${JSON.stringify(protocol)}, which was not offered`;
@@ -527,6 +573,53 @@ export class Dialer {
       deflate: new PerMessageDeflate(negotiated, false, this.#compression),
     };
   }
+
+  #connection(
+    stream: Duplex,
+    negotiated: Negotiated,
+    head: Buffer | undefined,
+    transport: Transport | undefined,
+  ): Conn {
+    return new Conn(stream, {
+      isServer: false,
+      subprotocol: negotiated.subprotocol,
+      extensions: negotiated.extensions,
+      deflate: negotiated.deflate,
+      readBufferSize: this.#options.readBufferSize,
+      writeBufferSize: this.#options.writeBufferSize,
+      writeBufferPool: this.#options.writeBufferPool,
+      readLimit: this.#options.readLimit,
+      maxBufferedAmount: this.#options.maxBufferedAmount,
+      closeOnBufferFull: this.#options.closeOnBufferFull,
+      head,
+      transport,
+    });
+  }
+}
+
+/** What an answer negotiated. */
+interface Negotiated {
+  subprotocol: string;
+  extensions: string;
+  deflate?: PerMessageDeflate;
+}
+
+/** The HTTP/1.1 request head of RFC 6455 section 4.1 for `request`, with `key`. */
+function formatRequest(request: DialRequest, key: string): string {
+  // The capitalisation of RFC 6455's examples: some servers depend on it.
+  const lines = [
+    `GET ${request.path} HTTP/1.1`,
+    `Host: ${request.authority}`,
+    'Upgrade: websocket',
+    'Connection: Upgrade',
+    `Sec-WebSocket-Key: ${key}`,
+    'Sec-WebSocket-Version: 13',
+  ];
+  for (const [name, value] of [...request.offers, ...request.headers]) {
+    lines.push(`${name}: ${value}`);
+  }
+  lines.push('', '');
+  return lines.join('\r\n');
 }
 
 /**

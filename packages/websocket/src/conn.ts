@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { AddressInfo, Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import type { Duplex, Readable, Writable } from 'node:stream';
 import type { BufferPool } from './buffer-pool.js';
 import { formatCloseMessage, parseClosePayload } from './close.js';
@@ -49,6 +49,7 @@ import { invalidData, toPayload, type MessageData } from './message-data.js';
 import { MessageReader } from './message-reader.js';
 import { MessageWriter, type FragmentSink } from './message-writer.js';
 import { unmaskedFrame, type PreparedMessage } from './prepared.js';
+import { socketTransport, type Transport } from './transport.js';
 import { Utf8Validator } from './utf8.js';
 
 /** A data message read from the peer. */
@@ -132,6 +133,8 @@ export interface ConnOptions extends BufferLimitOptions {
   deflate?: PerMessageDeflate;
   /** Bytes read past the handshake, which start the frame stream. */
   head?: Buffer;
+  /** What the socket is, beyond a `Duplex`: by default a TCP socket (or a stand-in for one). */
+  transport?: Transport;
 }
 
 // A message that has started to arrive.
@@ -221,6 +224,7 @@ function isControlType(type: number): boolean {
  */
 export class Conn implements AsyncIterable<Message> {
   readonly #socket: Duplex;
+  readonly #transport: Transport;
   readonly #isServer: boolean;
   readonly #subprotocol: string;
   readonly #extensions: string;
@@ -296,6 +300,7 @@ export class Conn implements AsyncIterable<Message> {
    */
   constructor(socket: Duplex, options: ConnOptions) {
     this.#socket = socket;
+    this.#transport = options.transport ?? socketTransport(socket);
     this.#isServer = options.isServer;
     this.#subprotocol = options.subprotocol ?? '';
     this.#extensions = options.extensions ?? '';
@@ -318,9 +323,6 @@ export class Conn implements AsyncIterable<Message> {
       allowRsv1: this.#deflate !== null,
     });
 
-    const net = socket as Partial<Socket>;
-    net.setNoDelay?.(true);
-    net.setTimeout?.(0);
     socket.on('data', (chunk: Buffer) => this.#reader.write(chunk));
     socket.on('end', () => this.#onSocketEnd());
     socket.on('error', (err: Error) => {
@@ -709,8 +711,9 @@ export class Conn implements AsyncIterable<Message> {
 
   /**
    * Closes the TCP connection at once, without sending or waiting for a close frame (as gorilla):
-   * bytes already written are still delivered. Pending and later reads fail with a 1006
-   * {@link CloseError}. Gorilla: `Conn.Close`.
+   * bytes already written are still delivered. Over HTTP/2 it resets the stream with `CANCEL`
+   * (RFC 8441 section 5); the session and its other streams stay. Pending and later reads fail
+   * with a 1006 {@link CloseError}. Gorilla: `Conn.Close`.
    */
   close(): void {
     if (this.#socketClosed) return;
@@ -722,10 +725,10 @@ export class Conn implements AsyncIterable<Message> {
     // Destroy once the socket has handed everything to the kernel, which still delivers it.
     const socket = this.#socket;
     if (socket.writableLength === 0) {
-      socket.destroy();
+      this.#transport.abort();
       return;
     }
-    socket.once('finish', () => socket.destroy());
+    socket.once('finish', () => this.#transport.abort());
     this.#endSocket(CLOSE_TCP_TIMEOUT);
   }
 
@@ -745,7 +748,7 @@ export class Conn implements AsyncIterable<Message> {
     timeoutMs = 5000,
   ): Promise<void> {
     if (this.#socketClosed) return;
-    const timer = setTimeout(() => this.#socket.destroy(), timeoutMs);
+    const timer = setTimeout(() => this.#transport.abort(), timeoutMs);
     timer.unref();
     // Messages still arriving are dropped, so the peer's close frame is not held up behind them.
     this.#draining = true;
@@ -802,31 +805,25 @@ export class Conn implements AsyncIterable<Message> {
     return this.#extensions;
   }
 
-  /** Returns the local address, when the connection runs over TCP. Gorilla: `Conn.LocalAddr`. */
+  /**
+   * Returns the local address, when the connection runs over TCP (over HTTP/2: the session's TCP
+   * connection). Gorilla: `Conn.LocalAddr`.
+   */
   localAddress(): AddressInfo | undefined {
-    const socket = this.#socket as Partial<Socket>;
-    if (socket.localAddress === undefined || socket.localPort === undefined) return undefined;
-    return {
-      address: socket.localAddress,
-      family: socket.localFamily ?? '',
-      port: socket.localPort,
-    };
-  }
-
-  /** Returns the peer's address, when the connection runs over TCP. Gorilla: `Conn.RemoteAddr`. */
-  remoteAddress(): AddressInfo | undefined {
-    const socket = this.#socket as Partial<Socket>;
-    if (socket.remoteAddress === undefined || socket.remotePort === undefined) return undefined;
-    return {
-      address: socket.remoteAddress,
-      family: socket.remoteFamily ?? '',
-      port: socket.remotePort,
-    };
+    return this.#transport.localAddress();
   }
 
   /**
-   * Returns the underlying socket. Reading from or writing to it directly corrupts the
-   * connection. Gorilla: `Conn.UnderlyingConn`.
+   * Returns the peer's address, when the connection runs over TCP (over HTTP/2: the session's
+   * TCP connection). Gorilla: `Conn.RemoteAddr`.
+   */
+  remoteAddress(): AddressInfo | undefined {
+    return this.#transport.remoteAddress();
+  }
+
+  /**
+   * Returns the underlying socket: over HTTP/2 (RFC 8441), the `Http2Stream`. Reading from or
+   * writing to it directly corrupts the connection. Gorilla: `Conn.UnderlyingConn`.
    */
   underlyingConn(): Duplex {
     return this.#socket;
@@ -1455,7 +1452,7 @@ export class Conn implements AsyncIterable<Message> {
 
   #armCloseTimer(timeoutMs: number): void {
     if (this.#closeTimer !== null || this.#socketClosed) return;
-    this.#closeTimer = setTimeout(() => this.#socket.destroy(), timeoutMs);
+    this.#closeTimer = setTimeout(() => this.#transport.abort(), timeoutMs);
     this.#closeTimer.unref();
   }
 

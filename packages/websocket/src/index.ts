@@ -83,6 +83,18 @@
  * Set `enableCompression` on the Upgrader or Dialer to negotiate permessage-deflate.
  * `enableWriteCompression` and `setCompressionLevel` adjust it per connection.
  *
+ * ## HTTP/2
+ *
+ * RFC 8441 carries a WebSocket on one stream of an HTTP/2 connection: the client sends an
+ * extended CONNECT (`:protocol websocket`) instead of an upgrade, the server answers 200 instead
+ * of 101, and the frames run on the stream. A server must advertise it
+ * (`http2.createSecureServer({ settings: { enableConnectProtocol: true } })`), then upgrade in its
+ * `'connect'` handler (`upgrader.upgrade(req, res)`) or its `'stream'` handler
+ * (`upgrader.upgradeStream(stream, headers)`); the {@link Conn} is the same. A {@link Dialer}
+ * with `http2: true` opens `wss:` WebSockets as streams of one session per origin, and falls back
+ * to HTTP/1.1 where the server does not offer it. Closing a connection ends its stream, never the
+ * session; the stream's flow control is its backpressure.
+ *
  * @packageDocumentation
  */
 
@@ -148,6 +160,7 @@ export {
   type UpgradeErrorHandler,
   type ResponseHeaders,
 } from './server.js';
+export { isWebSocketConnect, type UpgradeRequest } from './http2-server.js';
 export {
   Dialer,
   defaultDialer,

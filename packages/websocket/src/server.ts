@@ -11,6 +11,13 @@ import {
   type IncomingMessage,
   type OutgoingHttpHeaders,
 } from 'node:http';
+import type {
+  Http2ServerRequest,
+  Http2ServerResponse,
+  IncomingHttpHeaders,
+  OutgoingHttpHeaders as Http2OutgoingHeaders,
+  ServerHttp2Stream,
+} from 'node:http2';
 import type { Duplex } from 'node:stream';
 import type { BufferPool } from './buffer-pool.js';
 import {
@@ -30,6 +37,17 @@ import {
   parseList,
   tokenListContainsValue,
 } from './handshake.js';
+import {
+  acceptStream,
+  checkExtendedConnect,
+  compatRequest,
+  forbiddenInHttp2,
+  isHttp2Request,
+  isWebSocketConnect,
+  refuseStream,
+  type UpgradeRequest,
+} from './http2-server.js';
+import { http2StreamTransport, type Transport } from './transport.js';
 
 /** Writes the HTTP answer to a refused upgrade. Gorilla: `Upgrader.Error`. */
 export type UpgradeErrorHandler = (
@@ -71,15 +89,17 @@ export interface UpgraderOptions extends BufferLimitOptions {
   subprotocols?: string[];
   /**
    * Writes the HTTP answer when the handshake fails, instead of the default plain-text answer.
-   * It must write synchronously: the socket is ended when it returns.
+   * It must write synchronously: the socket is ended when it returns. HTTP/1.1 only: over
+   * HTTP/2 the refusal is the status on the stream with a plain-text body.
    */
   error?: UpgradeErrorHandler;
   /**
    * Decides whether the request's origin is allowed; refused requests get 403. The default
-   * refuses a request whose `Origin` host differs from its `Host` (gorilla's same-origin rule);
-   * `() => true` allows every origin.
+   * refuses a request whose `Origin` host differs from its `Host` (over HTTP/2, its
+   * `:authority`): gorilla's same-origin rule. `() => true` allows every origin. Over HTTP/2 it
+   * receives an `Http2ServerRequest`.
    */
-  checkOrigin?: (req: IncomingMessage) => boolean | Promise<boolean>;
+  checkOrigin?(req: UpgradeRequest): boolean | Promise<boolean>;
   /**
    * Whether to negotiate permessage-deflate (RFC 7692) when the client offers it: `true` for the
    * defaults, or {@link CompressionOptions} to set context takeover, window sizes, level and
@@ -95,6 +115,21 @@ export type ResponseHeaders = OutgoingHttpHeaders | Record<string, string | stri
 
 const EMPTY = Buffer.alloc(0);
 
+/** Answers a refused handshake in the request's protocol and returns the error to reject with. */
+type Refuse = (
+  status: number,
+  message: string,
+  headers?: Record<string, string>,
+  cause?: unknown,
+) => HandshakeError;
+
+/** What a handshake agreed on, whichever protocol carried it. */
+interface Agreement {
+  protocol: string;
+  negotiated: ReturnType<typeof negotiateServer>;
+  extra: Map<string, HeaderLines>;
+}
+
 /**
  * Upgrader turns HTTP upgrade requests into WebSocket connections. Gorilla: `Upgrader`.
  *
@@ -109,11 +144,14 @@ const EMPTY = Buffer.alloc(0);
  *   }
  *   for await (const { type, data } of conn) await conn.writeMessage(type, data);
  * });
+ *
+ * Over HTTP/2 (RFC 8441), with a server created with `settings: { enableConnectProtocol: true }`:
+ * `upgrader.upgrade(req, res)` in its `'connect'` handler (the compatibility API), or
+ * `upgrader.upgradeStream(stream, headers)` in its `'stream'` handler.
  */
 export class Upgrader {
   readonly #options: UpgraderOptions;
   readonly #handshakeTimeout: number;
-  readonly #checkOrigin: (req: IncomingMessage) => boolean | Promise<boolean>;
   readonly #compression: CompressionOptions | undefined;
 
   /**
@@ -126,7 +164,6 @@ export class Upgrader {
     this.#options = { ...options };
     this.#compression = compressionOptions(options.enableCompression);
     this.#handshakeTimeout = options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
-    this.#checkOrigin = options.checkOrigin ?? checkSameOrigin;
   }
 
   /**
@@ -138,6 +175,9 @@ export class Upgrader {
    * `Sec-WebSocket-Version: 13` for another version; 403 when `checkOrigin` refuses), closes the
    * socket, and rejects. Gorilla: `Upgrader.Upgrade`.
    *
+   * Over HTTP/2, call it as `upgrade(req, res, responseHeaders)` from the server's `'connect'`
+   * event (the compatibility API): see {@link Upgrader.upgradeStream} for what happens.
+   *
    * @param req - the request from the server's `'upgrade'` event.
    * @param socket - the socket from that event.
    * @param head - the bytes read past the request (the `'upgrade'` event's third argument).
@@ -148,14 +188,89 @@ export class Upgrader {
   upgrade(
     req: IncomingMessage,
     socket: Duplex,
-    head: Buffer = EMPTY,
+    head?: Buffer,
     responseHeaders?: ResponseHeaders,
+  ): Promise<Conn>;
+  /**
+   * Upgrades an RFC 8441 extended CONNECT that reached an HTTP/2 server's `'connect'` event (the
+   * compatibility API): the same as {@link Upgrader.upgradeStream} on `req.stream`, with
+   * `checkOrigin` receiving `req`.
+   *
+   * @param req - the request from the `'connect'` event.
+   * @param res - the response from that event; the answer goes on its stream.
+   * @param responseHeaders - headers to add to the 200 answer.
+   * @throws {HandshakeError} when the request is refused (`status` is the HTTP status sent).
+   * @throws {TimeoutError} when the handshake outlives `handshakeTimeout`.
+   */
+  upgrade(
+    req: Http2ServerRequest,
+    res: Http2ServerResponse,
+    responseHeaders?: ResponseHeaders,
+  ): Promise<Conn>;
+  upgrade(
+    req: UpgradeRequest,
+    target: Duplex | Http2ServerResponse,
+    third?: Buffer | ResponseHeaders,
+    fourth?: ResponseHeaders,
   ): Promise<Conn> {
+    if (isHttp2Request(req)) {
+      return this.#upgradeStream(req.stream, req.headers, third as ResponseHeaders, () => req);
+    }
+    const socket = target as Duplex;
     // A socket error must not crash the process, before the connection takes the socket over
     // (it adds its own listener) nor after a refusal, while the peer may reset the connection
     // before it has read the answer: the listener stays.
     socket.on('error', ignoreSocketError);
-    const attempt = this.#handshake(req, socket, head, responseHeaders);
+    return this.#guard(this.#handshake(req, socket, (third as Buffer) ?? EMPTY, fourth), () =>
+      socket.destroy(),
+    );
+  }
+
+  /**
+   * Upgrades an RFC 8441 extended CONNECT on an HTTP/2 stream, from the server's `'stream'`
+   * event, to a WebSocket connection carried by that stream. The request is checked as RFC 8441
+   * section 5 requires (`:method` CONNECT, `:protocol` websocket, `:scheme`, `:path`,
+   * `:authority`, `sec-websocket-version` 13, no `Connection` or `Upgrade`; `Sec-WebSocket-Key`
+   * is not used), then origin, subprotocol and permessage-deflate as over HTTP/1.1; the answer is
+   * 200 with `responseHeaders`, not 101. A refusal answers its status on the stream (405 not
+   * CONNECT, 400 for a malformed request or another version, 403 when `checkOrigin` refuses,
+   * 500 for bad `responseHeaders`) and ends it. Closing the connection ends the stream, never
+   * the session, which may carry many WebSockets; the stream's flow control is the
+   * connection's backpressure.
+   *
+   * @param stream - the stream from the `'stream'` event.
+   * @param headers - the request headers from that event.
+   * @param responseHeaders - headers to add to the 200 answer.
+   * @throws {HandshakeError} when the request is refused (`status` is the HTTP status sent).
+   * @throws {TimeoutError} when the handshake outlives `handshakeTimeout` (the stream is reset).
+   */
+  upgradeStream(
+    stream: ServerHttp2Stream,
+    headers: IncomingHttpHeaders,
+    responseHeaders?: ResponseHeaders,
+  ): Promise<Conn> {
+    return this.#upgradeStream(stream, headers, responseHeaders, () =>
+      compatRequest(stream, headers),
+    );
+  }
+
+  #upgradeStream(
+    stream: ServerHttp2Stream,
+    headers: IncomingHttpHeaders,
+    responseHeaders: ResponseHeaders | undefined,
+    request: () => UpgradeRequest,
+  ): Promise<Conn> {
+    // As for a socket: a reset by the peer must not crash the process, even after a refusal.
+    stream.on('error', ignoreSocketError);
+    const transport = http2StreamTransport(stream);
+    return this.#guard(
+      this.#handshakeStream(stream, headers, responseHeaders, request, transport),
+      () => transport.abort(),
+    );
+  }
+
+  // Bounds a handshake by handshakeTimeout: past it the connection is dropped.
+  #guard(attempt: Promise<Conn>, drop: () => void): Promise<Conn> {
     const timeout = this.#handshakeTimeout;
     let timer: NodeJS.Timeout | undefined;
     const guarded =
@@ -164,7 +279,7 @@ export class Upgrader {
             attempt,
             new Promise<never>((_, reject) => {
               timer = setTimeout(() => {
-                socket.destroy();
+                drop();
                 reject(new TimeoutError('handshake'));
               }, timeout);
               timer.unref();
@@ -180,84 +295,41 @@ export class Upgrader {
     head: Buffer,
     responseHeaders: ResponseHeaders | undefined,
   ): Promise<Conn> {
+    const refuse: Refuse = (status, message, headers = {}, cause) =>
+      this.#refuse(req, socket, status, message, headers, cause);
     const headers = req.headers;
     if (req.method !== 'GET') {
-      throw this.#refuse(req, socket, 405, 'request method is not GET', { Allow: 'GET' });
+      throw refuse(405, 'request method is not GET', { Allow: 'GET' });
     }
     if (!tokenListContainsValue(headerValue(headers, 'upgrade'), 'websocket')) {
-      throw this.#refuse(req, socket, 426, "'websocket' token not found in 'Upgrade' header", {
+      throw refuse(426, "'websocket' token not found in 'Upgrade' header", {
         Upgrade: 'websocket',
       });
     }
     if (!tokenListContainsValue(headerValue(headers, 'connection'), 'upgrade')) {
-      throw this.#refuse(req, socket, 400, "'upgrade' token not found in 'Connection' header");
+      throw refuse(400, "'upgrade' token not found in 'Connection' header");
     }
     if (req.httpVersionMajor < 1 || (req.httpVersionMajor === 1 && req.httpVersionMinor < 1)) {
-      throw this.#refuse(req, socket, 400, 'HTTP/1.1 or later required');
+      throw refuse(400, 'HTTP/1.1 or later required');
     }
     if (headers.host === undefined || headers.host === '') {
-      throw this.#refuse(req, socket, 400, "missing 'Host' header");
+      throw refuse(400, "missing 'Host' header");
     }
     if (headerValue(headers, 'sec-websocket-version') !== '13') {
-      throw this.#refuse(
-        req,
-        socket,
-        426,
-        "unsupported version: 13 not found in 'Sec-WebSocket-Version' header",
-        {
-          'Sec-WebSocket-Version': '13',
-        },
-      );
+      throw refuse(426, "unsupported version: 13 not found in 'Sec-WebSocket-Version' header", {
+        'Sec-WebSocket-Version': '13',
+      });
     }
     const key = headerValue(headers, 'sec-websocket-key');
     if (!isValidChallengeKey(key)) {
-      throw this.#refuse(
-        req,
-        socket,
-        400,
-        "'Sec-WebSocket-Key' header must be Base64 encoded value of 16 bytes",
-      );
+      throw refuse(400, "'Sec-WebSocket-Key' header must be Base64 encoded value of 16 bytes");
     }
-    let extra: Map<string, HeaderLines>;
-    try {
-      extra = normalizeHeaders(responseHeaders);
-    } catch (err) {
-      throw this.#refuse(
-        req,
-        socket,
-        500,
-        `invalid response header: ${(err as Error).message}`,
-        {},
-        err,
-      );
-    }
-    if (extra.has('sec-websocket-extensions')) {
-      throw this.#refuse(
-        req,
-        socket,
-        500,
-        "application specific 'Sec-WebSocket-Extensions' headers are unsupported",
-      );
-    }
-    let allowed: boolean;
-    try {
-      allowed = await this.#checkOrigin(req);
-    } catch (err) {
-      throw this.#refuse(req, socket, 500, `checkOrigin failed: ${(err as Error).message}`);
-    }
-    if (!allowed) {
-      throw this.#refuse(req, socket, 403, 'request origin not allowed by Upgrader.checkOrigin');
-    }
+    const agreed = await this.#agree(headers, () => req, responseHeaders, refuse, false);
     if (socket.destroyed || !socket.writable) {
       throw new HandshakeError('connection closed during the handshake', 0);
     }
 
-    const protocol = this.#selectSubprotocol(req, extra);
-    const compression = this.#compression;
-    const negotiated =
-      compression === undefined
-        ? undefined
-        : negotiateServer(headerValue(headers, 'sec-websocket-extensions'), compression);
+    const { protocol, negotiated, extra } = agreed;
     const lines = [
       'HTTP/1.1 101 Switching Protocols',
       'Upgrade: websocket',
@@ -272,6 +344,97 @@ export class Upgrader {
     }
     lines.push('', '');
     socket.write(lines.join('\r\n'));
+    return this.#connection(socket, agreed, head, undefined);
+  }
+
+  // RFC 8441 section 5: the extended CONNECT replaces the GET, 200 replaces 101, and the key and
+  // accept headers are not used.
+  async #handshakeStream(
+    stream: ServerHttp2Stream,
+    headers: IncomingHttpHeaders,
+    responseHeaders: ResponseHeaders | undefined,
+    request: () => UpgradeRequest,
+    transport: Transport,
+  ): Promise<Conn> {
+    const refuse: Refuse = (status, message, answerHeaders = {}, cause) => {
+      refuseStream(stream, status, answerHeaders);
+      return new HandshakeError(
+        message,
+        status,
+        undefined,
+        cause === undefined ? undefined : { cause },
+      );
+    };
+    const refusal = checkExtendedConnect(headers);
+    if (refusal !== undefined) throw refuse(refusal.status, refusal.message, refusal.headers);
+    const agreed = await this.#agree(headers, request, responseHeaders, refuse, true);
+    if (stream.destroyed || stream.closed || !stream.writable) {
+      throw new HandshakeError('connection closed during the handshake', 0);
+    }
+    const answer: Http2OutgoingHeaders = {};
+    if (agreed.protocol !== '') answer['sec-websocket-protocol'] = agreed.protocol;
+    if (agreed.negotiated !== undefined) {
+      answer['sec-websocket-extensions'] = agreed.negotiated.response;
+    }
+    for (const [name, { values }] of agreed.extra) {
+      if (name === 'sec-websocket-protocol') continue;
+      answer[name] = values.length === 1 ? values[0] : values;
+    }
+    acceptStream(stream, answer);
+    return this.#connection(stream, agreed, undefined, transport);
+  }
+
+  // The parts of the handshake both protocols share: the application's response headers, the
+  // origin check, the subprotocol and the extensions.
+  async #agree(
+    headers: IncomingHttpHeaders,
+    request: () => UpgradeRequest,
+    responseHeaders: ResponseHeaders | undefined,
+    refuse: Refuse,
+    http2: boolean,
+  ): Promise<Agreement> {
+    let extra: Map<string, HeaderLines>;
+    try {
+      extra = normalizeHeaders(responseHeaders);
+    } catch (err) {
+      throw refuse(500, `invalid response header: ${(err as Error).message}`, {}, err);
+    }
+    if (extra.has('sec-websocket-extensions')) {
+      throw refuse(500, "application specific 'Sec-WebSocket-Extensions' headers are unsupported");
+    }
+    const forbidden = http2 ? forbiddenInHttp2(extra.keys()) : undefined;
+    if (forbidden !== undefined) {
+      throw refuse(500, `invalid response header: '${forbidden}' is not allowed in HTTP/2`);
+    }
+    let allowed: boolean;
+    try {
+      const options = this.#options;
+      allowed =
+        options.checkOrigin === undefined
+          ? isSameOrigin(headers)
+          : await options.checkOrigin(request());
+    } catch (err) {
+      throw refuse(500, `checkOrigin failed: ${(err as Error).message}`);
+    }
+    if (!allowed) {
+      throw refuse(403, 'request origin not allowed by Upgrader.checkOrigin');
+    }
+    const protocol = this.#selectSubprotocol(headers, extra);
+    const compression = this.#compression;
+    const negotiated =
+      compression === undefined
+        ? undefined
+        : negotiateServer(headerValue(headers, 'sec-websocket-extensions'), compression);
+    return { protocol, negotiated, extra };
+  }
+
+  #connection(
+    socket: Duplex,
+    { protocol, negotiated }: Agreement,
+    head: Buffer | undefined,
+    transport: Transport | undefined,
+  ): Conn {
+    const compression = this.#compression;
     return new Conn(socket, {
       isServer: true,
       subprotocol: protocol,
@@ -287,15 +450,18 @@ export class Upgrader {
       maxBufferedAmount: this.#options.maxBufferedAmount,
       closeOnBufferFull: this.#options.closeOnBufferFull,
       head,
+      transport,
     });
   }
 
   // The client's first offer that the server supports (gorilla v1.5.1 and later), or the
   // application's own answer when no list is configured.
-  #selectSubprotocol(req: IncomingMessage, extra: Map<string, HeaderLines>): string {
+  #selectSubprotocol(headers: IncomingHttpHeaders, extra: Map<string, HeaderLines>): string {
     const supported = this.#options.subprotocols;
     if (supported === undefined) return extra.get('sec-websocket-protocol')?.values[0] ?? '';
-    for (const offer of subprotocols(req)) if (supported.includes(offer)) return offer;
+    for (const offer of parseList(headerValue(headers, 'sec-websocket-protocol'))) {
+      if (supported.includes(offer)) return offer;
+    }
     return '';
   }
 
@@ -379,13 +545,19 @@ function finishSocket(socket: Duplex): void {
 
 /**
  * The default origin check: allows a request without an `Origin` header, or whose `Origin` host
- * equals its `Host` header (without regard to ASCII case). Gorilla: `checkSameOrigin`.
+ * equals its `Host` header (over HTTP/2, its `:authority`), without regard to ASCII case.
+ * Gorilla: `checkSameOrigin`.
  */
-export function checkSameOrigin(req: IncomingMessage): boolean {
-  const origin = headerValue(req.headers, 'origin');
+export function checkSameOrigin(req: UpgradeRequest): boolean {
+  return isSameOrigin(req.headers);
+}
+
+function isSameOrigin(headers: IncomingHttpHeaders): boolean {
+  const origin = headerValue(headers, 'origin');
   if (origin === undefined) return true;
   const host = originHost(origin);
-  const requestHost = req.headers.host;
+  // RFC 8441 section 5: over HTTP/2, :authority carries what Host carries over HTTP/1.1.
+  const requestHost = headerValue(headers, ':authority') ?? headers.host;
   return (
     host !== undefined &&
     requestHost !== undefined &&
@@ -394,10 +566,12 @@ export function checkSameOrigin(req: IncomingMessage): boolean {
 }
 
 /**
- * Returns whether the request asks to upgrade to the WebSocket protocol (its Connection header
- * has `upgrade` and its Upgrade header `websocket`). Gorilla: `IsWebSocketUpgrade`.
+ * Returns whether the request asks to upgrade to the WebSocket protocol: its Connection header
+ * has `upgrade` and its Upgrade header `websocket`, or, over HTTP/2, it is an extended CONNECT
+ * whose `:protocol` is `websocket` (RFC 8441). Gorilla: `IsWebSocketUpgrade`.
  */
-export function isWebSocketUpgrade(req: IncomingMessage): boolean {
+export function isWebSocketUpgrade(req: UpgradeRequest): boolean {
+  if (isHttp2Request(req)) return isWebSocketConnect(req.headers);
   return (
     tokenListContainsValue(headerValue(req.headers, 'connection'), 'upgrade') &&
     tokenListContainsValue(headerValue(req.headers, 'upgrade'), 'websocket')
@@ -408,6 +582,6 @@ export function isWebSocketUpgrade(req: IncomingMessage): boolean {
  * Returns the subprotocols the client offers in `Sec-WebSocket-Protocol`, in its order.
  * Gorilla: `Subprotocols`.
  */
-export function subprotocols(req: IncomingMessage): string[] {
+export function subprotocols(req: UpgradeRequest): string[] {
   return parseList(headerValue(req.headers, 'sec-websocket-protocol'));
 }

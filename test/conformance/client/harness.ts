@@ -11,12 +11,17 @@
  * inside a message. Every case ends as the RFC requires, within bounds that fail the test, never
  * waits that stand in for an event.
  */
+import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Dialer, type Conn, type DialerOptions } from '@silverback/websocket';
+import { queue, type Queue } from '../../helpers/async';
 import { PeerDeflater, PeerInflater } from '../../helpers/deflate';
 import { frame, parseFrame, type ParsedFrame } from '../../helpers/frames';
+import { startH2Server, testCertificates, type H2TestServer } from '../../helpers/h2';
 import { startRawServer, switchingProtocols, type RawServer } from '../../helpers/raw-server';
+import { overHttp2 } from '../transport';
 import {
   ANSWER_BOUND_MS,
   controlEvent,
@@ -96,10 +101,13 @@ export interface JudgeCompression {
   clientNoContextTakeover?: boolean;
 }
 
-/** One connection from the client under test, judged from the server's side. */
+/**
+ * One connection from the client under test, judged from the server's side. Over HTTP/2 the
+ * connection is a stream (RFC 8441), which the judge uses as it uses TCP.
+ */
 export class Judge extends WireJudge<ClientEvent> {
-  /** The server's end of the TCP connection. */
-  readonly socket: Socket;
+  /** The server's end of the TCP connection, or of the HTTP/2 stream. */
+  readonly socket: Duplex;
   /** The client's connection under test. */
   readonly conn: Conn;
   /** The error that ended the client's echo loop (pending while it runs). */
@@ -117,7 +125,7 @@ export class Judge extends WireJudge<ClientEvent> {
   readonly #deflater: PeerDeflater | null;
 
   constructor(
-    socket: Socket,
+    socket: Duplex,
     rest: Buffer,
     conn: Conn,
     mode: ClientMode,
@@ -144,7 +152,7 @@ export class Judge extends WireJudge<ClientEvent> {
             windowBits: compression.serverMaxWindowBits,
             noContextTakeover: compression.serverNoContextTakeover,
           });
-    socket.setNoDelay(true);
+    (socket as Partial<Socket>).setNoDelay?.(true);
     socket.on('data', (chunk: Buffer) => {
       this.#buffer = this.#buffer.length === 0 ? chunk : Buffer.concat([this.#buffer, chunk]);
       this.#wake();
@@ -286,19 +294,32 @@ export interface JudgeFixture {
 
 /**
  * Starts the raw server before the file's tests and closes it after them; frees every
- * connection a test opened after that test.
+ * connection a test opened after that test. Over HTTP/2 (see `transport.ts`) the judge is an
+ * HTTP/2 server that answers the Dialer's extended CONNECT with 200 by hand.
  */
 export function useJudge(): JudgeFixture {
   let raw: RawServer | undefined;
+  let h2: { server: H2TestServer; streams: Queue<ConnectStream> } | undefined;
   const judges: Judge[] = [];
   beforeAll(async () => {
-    raw = await startRawServer();
+    if (!overHttp2()) {
+      raw = await startRawServer();
+      return;
+    }
+    const server = await startH2Server();
+    const streams = queue<ConnectStream>();
+    server.server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => {
+      stream.on('error', () => {});
+      streams.push({ stream, headers });
+    });
+    h2 = { server, streams };
   });
   afterEach(() => {
     for (const judge of judges.splice(0)) judge.destroy();
   });
   afterAll(async () => {
     await raw?.close();
+    await h2?.server.close();
   });
   return {
     server() {
@@ -306,6 +327,11 @@ export function useJudge(): JudgeFixture {
       return raw;
     },
     async connect(options = {}) {
+      if (h2 !== undefined) {
+        const judge = await connectOverHttp2(h2.server, h2.streams, options);
+        judges.push(judge);
+        return judge;
+      }
       if (raw === undefined) throw new Error('the raw server is not running');
       const dialing = new Dialer(options.dialer).dial(raw.url);
       const req = await raw.nextRequest();
@@ -327,4 +353,45 @@ export function useJudge(): JudgeFixture {
       return judge;
     },
   };
+}
+
+/** An extended CONNECT the HTTP/2 judge received. */
+interface ConnectStream {
+  stream: ServerHttp2Stream;
+  headers: IncomingHttpHeaders;
+}
+
+// Dials the HTTP/2 judge with our Dialer (http2: true), answers 200 with the test's headers, and
+// judges the stream as the TCP judge judges its socket.
+async function connectOverHttp2(
+  server: H2TestServer,
+  streams: Queue<ConnectStream>,
+  options: ConnectOptions,
+): Promise<Judge> {
+  const dialer = new Dialer({
+    ...options.dialer,
+    http2: true,
+    tls: { ca: testCertificates().ca, ...options.dialer?.tls },
+  });
+  const dialing = dialer.dial(`wss://${server.authority}/`);
+  const { stream, headers } = await streams.next();
+  const answer: Record<string, string | number> = { ':status': 200 };
+  for (const line of options.headers ?? []) {
+    const colon = line.indexOf(':');
+    answer[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+  }
+  if (options.compression !== undefined) {
+    answer['sec-websocket-extensions'] = options.compression.answer;
+  }
+  stream.respond(answer);
+  const { conn } = await dialing;
+  const offer = headers['sec-websocket-extensions'];
+  return new Judge(
+    stream,
+    Buffer.alloc(0),
+    conn,
+    options.mode ?? 'whole-message echo',
+    Array.isArray(offer) ? offer.join(', ') : offer,
+    options.compression,
+  );
 }

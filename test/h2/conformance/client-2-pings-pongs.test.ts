@@ -1,0 +1,3 @@
+// The client suite's test/conformance/client/2-pings-pongs.test.ts: our Dialer over HTTP/2 (see over-h2.ts).
+import './over-h2';
+import '../../conformance/client/2-pings-pongs.test';
