@@ -7,17 +7,18 @@ const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 const END_OF_HEADERS = Buffer.from('\r\n\r\n');
 
 /**
- * Connects to `ws://127.0.0.1:<port>/` and performs the opening handshake.
+ * Connects to `ws://127.0.0.1:<port><path>` and performs the opening handshake.
  *
  * @param {number} port
  * @param {object} options
  * @param {boolean} options.deflate - offer permessage-deflate and require the server to accept it.
+ * @param {string} [options.path] - the request target (default `/`).
  * @returns {Promise<{ socket: import('node:net').Socket, rest: Buffer, extensions: string }>}
  *   the socket, paused with no `'data'` listener; any frame bytes that came with the answer; the
  *   negotiated extensions.
  * @throws {Error} when the server refuses, answers wrongly, or declines a required extension.
  */
-export async function handshake(port, { deflate }) {
+export async function handshake(port, { deflate, path = '/' }) {
   const socket = connect({ port, host: '127.0.0.1', noDelay: true });
   await new Promise((resolve, reject) => {
     socket.once('connect', resolve);
@@ -27,7 +28,7 @@ export async function handshake(port, { deflate }) {
   socket.on('error', () => {});
   const key = randomBytes(16).toString('base64');
   socket.write(
-    `GET / HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+    `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
       `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n` +
       (deflate ? 'Sec-WebSocket-Extensions: permessage-deflate\r\n' : '') +
       '\r\n',

@@ -3,11 +3,11 @@
 // flight: every echo that comes back sends one more. The run is a warm-up, then a measured
 // interval; the parent is told when the load starts (every connection open) and when the interval
 // starts and ends (it samples the server's CPU time then) and gets the counts of the interval alone.
-import { readFileSync } from 'node:fs';
 import process from 'node:process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { deflateMessage, FramePool, maskedFrame } from './client-frames.mjs';
 import { handshake } from './client-handshake.mjs';
+import { checkDescriptorLimit, openAll } from './connect-many.mjs';
 import { FrameCounter } from './frame-counter.mjs';
 
 /**
@@ -24,12 +24,6 @@ import { FrameCounter } from './frame-counter.mjs';
  * @property {number} warmupMs
  * @property {number} durationMs
  */
-
-/**
- * Connections opened at once: more would overflow the server's listen backlog (511 for Node's
- * servers) and leave the rest to SYN retransmits, a second or more each.
- */
-const CONNECT_CONCURRENCY = 100;
 
 /** @param {GeneratorConfig} config */
 async function main(config) {
@@ -173,54 +167,6 @@ function framePayloads(config) {
     messagePayload(size, type, deflate, i),
   );
   return Array.from({ length: Math.max(window, distinct) }, (_, i) => messages[i % distinct]);
-}
-
-/**
- * Runs `open` `count` times, at most CONNECT_CONCURRENCY at once; resolves to the results in
- * order, or rejects with the first failure.
- *
- * @template T
- * @param {number} count
- * @param {() => Promise<T>} open
- * @returns {Promise<T[]>}
- */
-async function openAll(count, open) {
-  const results = new Array(count);
-  let next = 0;
-  const worker = async () => {
-    while (next < count) {
-      const i = next++;
-      results[i] = await open();
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(count, CONNECT_CONCURRENCY) }, worker));
-  return results;
-}
-
-/**
- * Fails early, with a clear message, when this process may not open a socket per connection.
- * Node raises its own soft limit on open files to the hard limit when it starts, so there is
- * nothing left to raise from inside the process; the hard limit is the shell's (`ulimit -Hn`).
- *
- * @param {number} connections
- * @throws {Error} when the limit is too low.
- */
-function checkDescriptorLimit(connections) {
-  let limits;
-  try {
-    limits = readFileSync('/proc/self/limits', 'latin1');
-  } catch {
-    return; // not Linux: the connections themselves will say if the limit is too low
-  }
-  const soft = Number(/^Max open files\s+(\S+)/m.exec(limits)?.[1]);
-  // A few descriptors are Node's own (stdio, IPC, the event loop's).
-  const needed = connections + 32;
-  if (Number.isFinite(soft) && soft < needed) {
-    throw new Error(
-      `${connections} connections need about ${needed} open files, this process may open ` +
-        `${soft}; raise the hard limit (ulimit -Hn) in the shell that runs the bench`,
-    );
-  }
 }
 
 /**

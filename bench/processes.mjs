@@ -17,6 +17,10 @@ const HERE = fileURLToPath(new URL('.', import.meta.url));
  * @property {() => void} markSteady - tells it the warm-up is over.
  * @property {() => Promise<import('./servers/load-monitor.mjs').LoadStats>} stopMeasuring - stops
  *   it and resolves to what it measured.
+ * @property {(message: { type: string }) => Promise<Record<string, unknown>>} ask - sends a
+ *   request (`gc`, `heap-snapshot`) and resolves with its answer (`<type>:done`).
+ * @property {(type: string) => Promise<Record<string, unknown>>} next - resolves with the next
+ *   message of `type` the server sends of its own accord.
  * @property {() => Promise<void>} stop - asks the server to exit (which writes its CPU profile,
  *   if it runs under --cpu-prof) and waits for it.
  */
@@ -31,21 +35,27 @@ const HERE = fileURLToPath(new URL('.', import.meta.url));
  *   null for none.
  * @param {string | null} options.profileDir - run under `node --cpu-prof`, writing here.
  * @param {string} options.profileName - the profile's file name.
+ * @param {string[]} [options.execArgv] - more Node options for the server (`--expose-gc`).
  * @returns {Promise<RunningServer>}
  * @throws {Error} when the server exits before it listens, or reports other facts than `spec`
  *   expects (a ws variant that did or did not load its addon).
  */
-export async function startServer(key, spec, { deflate, profileDir, profileName }) {
-  const execArgv =
+export async function startServer(key, spec, { deflate, profileDir, profileName, execArgv = [] }) {
+  const nodeOptions =
     profileDir === null
-      ? []
-      : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${profileName}`];
+      ? [...execArgv]
+      : [
+          ...execArgv,
+          '--cpu-prof',
+          `--cpu-prof-dir=${profileDir}`,
+          `--cpu-prof-name=${profileName}`,
+        ];
   const env = { ...process.env, ...spec.env };
   // The `ws` variants differ only by these variables: never let the caller's shell decide.
   if (!('WS_NO_BUFFER_UTIL' in spec.env)) delete env.WS_NO_BUFFER_UTIL;
   if (!('WS_NO_UTF_8_VALIDATE' in spec.env)) delete env.WS_NO_UTF_8_VALIDATE;
   env.BENCH_DEFLATE = deflate === null ? '' : `${deflate.level},${deflate.threshold}`;
-  const child = fork(HERE + spec.script, [], { execArgv, env, stdio: 'inherit' });
+  const child = fork(HERE + spec.script, [], { execArgv: nodeOptions, env, stdio: 'inherit' });
   const exited = once(child, 'exit');
   const ready = await Promise.race([
     once(child, 'message').then(([message]) => message),
@@ -61,7 +71,19 @@ export async function startServer(key, spec, { deflate, profileDir, profileName 
   }
   // The server answers each stop of its monitor in order; a server that exits answers none.
   const measurements = [];
+  const waiting = new Map(); // message type -> resolvers, oldest first
+  const next = (type) =>
+    new Promise((resolve, reject) => {
+      if (child.exitCode !== null || child.signalCode !== null) {
+        reject(new Error(`server ${key} has exited`));
+        return;
+      }
+      if (!waiting.has(type)) waiting.set(type, []);
+      waiting.get(type).push({ resolve, reject });
+    });
   child.on('message', (message) => {
+    const waiters = waiting.get(message?.type);
+    if (waiters !== undefined && waiters.length > 0) waiters.shift().resolve(message);
     if (message?.type !== 'measurement') return;
     const waiter = measurements.shift();
     if (message.error === undefined) waiter?.resolve(message.stats);
@@ -70,6 +92,9 @@ export async function startServer(key, spec, { deflate, profileDir, profileName 
   void exited.then(() => {
     for (const waiter of measurements.splice(0)) {
       waiter.reject(new Error(`server ${key} exited while measuring`));
+    }
+    for (const waiters of waiting.values()) {
+      for (const waiter of waiters.splice(0)) waiter.reject(new Error(`server ${key} exited`));
     }
   });
   return {
@@ -93,6 +118,12 @@ export async function startServer(key, spec, { deflate, profileDir, profileName 
         child.send({ type: 'measure', phase: 'end' });
       });
     },
+    ask(message) {
+      const answer = next(`${message.type}:done`);
+      child.send(message);
+      return answer;
+    },
+    next,
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.send({ type: 'stop' });

@@ -2,6 +2,7 @@
 // exit cleanly when asked. A clean exit (not a kill) matters under `node --cpu-prof`, which writes
 // its profile only when the process exits on its own.
 import process from 'node:process';
+import { writeHeapSnapshot } from 'node:v8';
 import { LoadMonitor } from './load-monitor.mjs';
 
 /**
@@ -10,7 +11,8 @@ import { LoadMonitor } from './load-monitor.mjs';
  * parent goes away. `{ type: 'measure', phase: 'start' }` starts a {@link LoadMonitor},
  * `{ type: 'measure', phase: 'steady' }` marks the end of the warm-up in it, and
  * `{ type: 'measure', phase: 'end' }` stops it and answers `{ type: 'measurement', stats }` (or
- * `error`).
+ * `error`). `{ type: 'gc' }` collects garbage (when the server runs with `--expose-gc`) and
+ * `{ type: 'heap-snapshot', path }` writes a heap snapshot; each answers `{ type: '<type>:done' }`.
  *
  * @param {import('node:net').Server} server - a `net.Server` or `http.Server`.
  * @param {Record<string, unknown>} [info] - facts the parent checks (which addons loaded, say).
@@ -24,6 +26,15 @@ export function serve(server, info = {}) {
     if (message?.type === 'stop') process.exit(0);
     if (message?.type === 'measure' && message.phase === 'start') monitor.start();
     if (message?.type === 'measure' && message.phase === 'steady') monitor.markSteady();
+    if (message?.type === 'gc') {
+      globalThis.gc?.();
+      // Twice: the first pass may leave work (weak callbacks, finalisers) for the next.
+      globalThis.gc?.();
+      process.send({ type: 'gc:done', collected: globalThis.gc !== undefined });
+    }
+    if (message?.type === 'heap-snapshot') {
+      process.send({ type: 'heap-snapshot:done', path: writeHeapSnapshot(message.path) });
+    }
     if (message?.type === 'measure' && message.phase === 'end') {
       try {
         process.send({ type: 'measurement', stats: monitor.stop() });

@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import { WebSocketServer } from 'ws';
 import { serve } from './harness.mjs';
 import { compressionSettings } from './settings.mjs';
+import { floodRequest, reportFlood } from './write-flood.mjs';
 
 const deflate = compressionSettings();
 const server = createServer((_req, res) => {
@@ -19,8 +20,14 @@ const wss = new WebSocketServer({
       ? false
       : { zlibDeflateOptions: { level: deflate.level }, threshold: deflate.threshold },
 });
-wss.on('connection', (ws) => {
+wss.on('connection', (ws, req) => {
   ws.on('error', () => {});
+  const flood = floodRequest(req.url);
+  if (flood !== null) {
+    for (let i = 0; i < flood.count; i++) ws.send(flood.message);
+    reportFlood(ws.bufferedAmount);
+    return;
+  }
   ws.on('message', (data, isBinary) => {
     ws.send(data, { binary: isBinary });
   });

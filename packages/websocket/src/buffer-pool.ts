@@ -5,10 +5,11 @@
  */
 
 /**
- * A pool of write buffers shared by connections. A connection takes a buffer when it has frames
- * to send, gathers the frames written in one tick into it, and returns it once the socket has
- * taken the bytes, so idle connections hold no write buffer. Buffers handed to `put` come from
- * `get` or were allocated at the upgrader's or dialer's `writeBufferSize`. Gorilla: `BufferPool`.
+ * A pool of write buffers shared by connections. A connection gathers the frames it writes in a
+ * tick (or while its socket is busy) in batch buffers that grow from 1 KiB; once a batch reaches
+ * `writeBufferSize` it takes its buffers from the pool, and gives them back once the socket has
+ * taken the bytes. Idle connections hold no write buffer. Buffers handed to `put` come from `get`
+ * or were allocated at the upgrader's or dialer's `writeBufferSize`. Gorilla: `BufferPool`.
  */
 export interface BufferPool {
   /** Returns a buffer from the pool, or `undefined` to have the connection allocate one. */

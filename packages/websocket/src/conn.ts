@@ -55,6 +55,7 @@ import {
 import { rateLimiter, type RateLimiter, type RateLimitOption } from './rate-limit.js';
 import { FrameReader, type FrameHandler } from './frame-reader.js';
 import { FrameWriter } from './frame-writer.js';
+import { invalidData, toPayload, type MessageData } from './message-data.js';
 import { MessageReader } from './message-reader.js';
 import { MessageWriter, type FragmentSink } from './message-writer.js';
 import { unmaskedFrame, type PreparedMessage } from './prepared.js';
@@ -81,8 +82,6 @@ export interface MessageStream {
 export type ControlHandler = (data: Buffer) => void | Promise<void>;
 /** Handles a received close frame; a throw or rejection fails the read side with that error. */
 export type CloseHandler = (code: number, text: string) => void | Promise<void>;
-/** Data accepted by the write methods: bytes, or a string sent as UTF-8. */
-export type MessageData = Buffer | Uint8Array | string;
 /** A deadline: a `Date`, epoch milliseconds, or `null` for none. */
 export type Deadline = Date | number | null;
 
@@ -216,14 +215,12 @@ function toMillis(deadline: Date | number): number {
 }
 
 // The payload size of `data` in bytes.
-function byteLength(data: MessageData): number {
+function byteLength(data: string | Buffer): number {
   return typeof data === 'string' ? Buffer.byteLength(data) : data.length;
 }
 
-function toBuffer(data: MessageData): Buffer {
-  if (typeof data === 'string') return Buffer.from(data, 'utf8');
-  if (Buffer.isBuffer(data)) return data;
-  return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+function toBuffer(data: string | Buffer): Buffer {
+  return typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
 }
 
 function isDataType(type: number): type is DataMessageType {
@@ -243,7 +240,9 @@ function isControlType(type: number): boolean {
  * socket only while the application keeps up: once `readBufferSize` bytes (or 1,024 messages)
  * wait unread, it stops reading until the application reads. Control frames are handled as they
  * are parsed (ping answered with pong, close answered with close), so an application that stops
- * reading stops answering pings: the application must read (gorilla's "read is required").
+ * reading stops answering pings: the application must read (gorilla's "read is required"). While
+ * the socket is backed up only the latest ping is answered, and reading stops once a pong is owed
+ * (see the package documentation), so a peer flooding pings cannot queue pongs.
  *
  * Writing: {@link Conn.writeMessage}, {@link Conn.nextWriter}, {@link Conn.writeControl},
  * {@link Conn.writePreparedMessage}. Writes may be called concurrently: they go out in call
@@ -286,6 +285,10 @@ export class Conn implements AsyncIterable<Message> {
   #pingHandler: ControlHandler | null = null;
   #pongHandler: ControlHandler | null = null;
   #closeHandler: CloseHandler | null = null;
+  #defaultPingHandler: ControlHandler | null = null; // made when asked for
+  #defaultCloseHandler: CloseHandler | null = null;
+  #pongBacklog = false; // reading stopped until the pong owed is handed to the socket
+  #afterPong: (() => void) | null = null;
 
   // Write fields.
   readonly #writer: FrameWriter;
@@ -299,6 +302,8 @@ export class Conn implements AsyncIterable<Message> {
   #openWriterStarted = false;
   #writeError: Error | null = null; // why writes are refused from now on
   #writeFailure: Error | null = null; // why bytes already accepted may never reach the peer
+  #drainSeen: Promise<void> | null = null; // the writer's drain that #acceptedAtDrain follows
+  #acceptedAtDrain: Promise<void> = RESOLVED;
   readonly #writeDeadline = new DeadlineTimer(() => {
     // Only writes still waiting fail now; others fail when they are made.
     if (this.#writer.backedUp || this.#tasks.length > 0 || this.#openWriter !== null) {
@@ -475,7 +480,7 @@ export class Conn implements AsyncIterable<Message> {
 
   /** Returns the current ping handler. Gorilla: `Conn.PingHandler`. */
   pingHandler(): ControlHandler {
-    return this.#pingHandler ?? this.#defaultPingHandler;
+    return this.#pingHandler ?? (this.#defaultPingHandler ??= (data) => this.#answerPing(data));
   }
 
   /**
@@ -502,7 +507,7 @@ export class Conn implements AsyncIterable<Message> {
 
   /** Returns the current close handler. Gorilla: `Conn.CloseHandler`. */
   closeHandler(): CloseHandler {
-    return this.#closeHandler ?? this.#defaultCloseHandler;
+    return this.#closeHandler ?? (this.#defaultCloseHandler ??= (code) => this.#answerClose(code));
   }
 
   /**
@@ -533,7 +538,10 @@ export class Conn implements AsyncIterable<Message> {
    * {@link Conn.writeControl} does. Gorilla: `Conn.WriteMessage`.
    *
    * @param type - the message type.
-   * @param data - the payload; a string is sent as UTF-8.
+   * @param data - the payload: a string (sent as UTF-8), a `Buffer`, any `TypedArray` or
+   *   `DataView` (its own byte range), an `ArrayBuffer` or a `SharedArrayBuffer`.
+   * @throws {TypeError} when `data` is none of those (nothing is sent).
+   * @throws {BufferFullError} when the write would pass `maxBufferedAmount`.
    * @throws {CloseSentError} after this side sent its close frame (`closeCode` is its code).
    * @throws {CloseError} after the peer's close frame was answered (`code` is the peer's), or
    *   when the connection has closed (1006).
@@ -541,15 +549,17 @@ export class Conn implements AsyncIterable<Message> {
    */
   writeMessage(type: MessageType, data: MessageData): Promise<void> {
     if (!isDataType(type)) return this.writeControl(type, data);
+    const bytes = toPayload(data);
+    if (bytes === undefined) return Promise.reject(invalidData(data));
     if (this.#writeError !== null) return Promise.reject(this.#writeError);
     if (this.#writeDeadlinePassed()) return Promise.reject(this.#writeError!);
     if (this.#maxBuffered !== Infinity) {
-      const full = this.#bufferFull(byteLength(data));
+      const full = this.#bufferFull(byteLength(bytes));
       if (full !== null) return Promise.reject(full);
     }
-    const deflate = this.#compressorFor(data);
+    const deflate = this.#compressorFor(bytes);
     if (deflate !== null) {
-      const payload = toBuffer(data);
+      const payload = toBuffer(bytes);
       if (this.#queueIdle()) {
         let pending: Promise<void> | undefined;
         try {
@@ -567,10 +577,13 @@ export class Conn implements AsyncIterable<Message> {
       );
     }
     if (this.#queueIdle()) {
-      this.#writer.writeFrame(type, true, false, data);
+      this.#writer.writeFrame(type, true, false, bytes);
       return this.#accepted();
     }
-    return this.#enqueue(() => this.#writer.writeFrame(type, true, false, data), byteLength(data));
+    return this.#enqueue(
+      () => this.#writer.writeFrame(type, true, false, bytes),
+      byteLength(bytes),
+    );
   }
 
   /**
@@ -604,9 +617,12 @@ export class Conn implements AsyncIterable<Message> {
    * writes fail with {@link CloseSentError}. Gorilla: `Conn.WriteControl`.
    *
    * @param type - {@link CloseMessage}, {@link PingMessage} or {@link PongMessage}.
-   * @param data - at most 125 bytes; for close, build it with {@link formatCloseMessage}.
+   * @param data - at most 125 bytes, in any form `writeMessage` takes; for close, build it with
+   *   {@link formatCloseMessage}.
    * @param deadline - when to give up waiting for the socket (`Date` or epoch ms).
    * @throws {RangeError} for another type or a payload over 125 bytes.
+   * @throws {TypeError} when `data` is neither text nor bytes (nothing is sent).
+   * @throws {BufferFullError} for a ping or pong that would pass `maxBufferedAmount`.
    * @throws {CloseSentError} after this side sent its close frame.
    * @throws {TimeoutError} when `deadline` passes before the socket takes the frame.
    */
@@ -618,7 +634,9 @@ export class Conn implements AsyncIterable<Message> {
     if (!isControlType(type)) {
       return Promise.reject(new RangeError(`websocket: bad control message type ${type}`));
     }
-    const payload = toBuffer(data);
+    const bytes = toPayload(data);
+    if (bytes === undefined) return Promise.reject(invalidData(data));
+    const payload = toBuffer(bytes);
     if (payload.length > MAX_CONTROL_PAYLOAD) {
       return Promise.reject(new RangeError('websocket: control frame payload over 125 bytes'));
     }
@@ -1059,7 +1077,8 @@ export class Conn implements AsyncIterable<Message> {
       return;
     }
     if (opcode === PingMessage) {
-      this.#runHandler(this.pingHandler(), payload);
+      if (this.#pingHandler === null) this.#answerPing(payload);
+      else this.#runHandler(this.#pingHandler, payload);
     } else if (opcode === PongMessage) {
       this.#runHandler(this.pongHandler(), payload);
     } else {
@@ -1080,7 +1099,8 @@ export class Conn implements AsyncIterable<Message> {
       this.#noteClose(parsed.code, parsed.text, 'peer');
       this.#reader.stop();
       this.#failRead(new CloseError(parsed.code, parsed.text), true);
-      this.#runHandler(this.closeHandler(), parsed.code, parsed.text);
+      if (this.#closeHandler === null) this.#answerClose(parsed.code);
+      else this.#runHandler(this.#closeHandler, parsed.code, parsed.text);
       this.#afterCloseSent();
     }
   }
@@ -1102,17 +1122,32 @@ export class Conn implements AsyncIterable<Message> {
     this.#failRead(toError(err), true);
   }
 
-  readonly #defaultPingHandler: ControlHandler = (data) => {
-    this.writeControl(PongMessage, data, Date.now() + CONTROL_WRITE_WAIT).catch(noop);
-  };
+  // The default ping handler: a pong with the same payload. While the socket is still busy with
+  // earlier frames only the latest ping is answered (RFC 6455 section 5.5.3), and once a second
+  // ping arrives with a pong still owed the connection stops reading until that pong is handed to
+  // the socket, as gorilla does by answering inside the read: a peer that floods pings and reads
+  // nothing is held back by TCP, and the connection owes at most one pong.
+  #answerPing(data: Buffer): void {
+    if (this.#closeSent || this.#writeError !== null) return;
+    if (this.#writer.writePong(data, (this.#afterPong ??= () => this.#pongSent()))) return;
+    this.#pongBacklog = true;
+    this.#pauseSocket();
+  }
 
-  readonly #defaultCloseHandler: CloseHandler = (code) => {
+  #pongSent(): void {
+    if (!this.#pongBacklog) return;
+    this.#pongBacklog = false;
+    this.#maybeResume();
+  }
+
+  // The default close handler: a close frame with the same code.
+  #answerClose(code: number): void {
     this.writeControl(
       CloseMessage,
       formatCloseMessage(code),
       Date.now() + CONTROL_WRITE_WAIT,
     ).catch(noop);
-  };
+  }
 
   #serveWaiters(): void {
     const waiters = this.#waiters;
@@ -1191,7 +1226,9 @@ export class Conn implements AsyncIterable<Message> {
   }
 
   #maybeResume(): void {
-    if (!this.#socketPaused || this.#readerFull || this.#inflateBacklog) return;
+    if (!this.#socketPaused || this.#readerFull || this.#inflateBacklog || this.#pongBacklog) {
+      return;
+    }
     let unread = this.#unreadBytes;
     const head = this.#queue[0];
     if (this.#waiters.length > 0 && head !== undefined && !head.done) unread -= head.length;
@@ -1245,13 +1282,19 @@ export class Conn implements AsyncIterable<Message> {
 
   // A write's promise: settled now when the socket is below its high-water mark, else at drain.
   // A close frame written meanwhile does not fail it (its bytes go out first); a failure does.
+  // Every write waiting for the same drain gets the same promise, so a write that is not awaited
+  // costs no promise of its own.
   #accepted(): Promise<void> {
     if (!this.#writer.backedUp) return RESOLVED;
-    const drained = this.#writer.drained().then(() => {
-      if (this.#writeFailure !== null) throw this.#writeFailure;
-    });
-    this.#writeDeadline.arm();
-    return drained;
+    const drained = this.#writer.drained();
+    if (drained !== this.#drainSeen) {
+      this.#drainSeen = drained;
+      this.#acceptedAtDrain = drained.then(() => {
+        if (this.#writeFailure !== null) throw this.#writeFailure;
+      });
+      this.#writeDeadline.arm();
+    }
+    return this.#acceptedAtDrain;
   }
 
   // Whether a write may go straight to the batch: nothing is queued ahead of it.
@@ -1260,7 +1303,7 @@ export class Conn implements AsyncIterable<Message> {
   }
 
   // The compressor for a message of `data`, when it is to be compressed.
-  #compressorFor(data: MessageData): PerMessageDeflate | null {
+  #compressorFor(data: string | Buffer): PerMessageDeflate | null {
     const deflate = this.#deflate;
     if (deflate === null || !this.#compressWrites || !deflate.canCompress) return null;
     const length = typeof data === 'string' ? Buffer.byteLength(data) : data.length;

@@ -77,8 +77,10 @@
  *
  * ## Buffers
  *
- * Frames written in one tick are gathered into a write buffer of `writeBufferSize` bytes and sent
- * in one socket write. A {@link BufferPool} lets connections share write buffers while idle.
+ * Frames written in one tick, or while the socket is still busy with earlier ones, are gathered
+ * into batch buffers (from 1 KiB up to `writeBufferSize`) and sent in one socket write, so queued
+ * frames take little more memory than their bytes. A {@link BufferPool} supplies the full-size
+ * batch buffers. Idle connections hold no write buffer.
  *
  * ## Compression
  *
@@ -145,7 +147,6 @@ export {
   Conn,
   type Message,
   type MessageStream,
-  type MessageData,
   type ControlHandler,
   type CloseHandler,
   type Deadline,
@@ -166,6 +167,7 @@ export {
   type HandshakeRefusedMessage,
   type UpgradeTraceContext,
 } from './diagnostics.js';
+export { type MessageData } from './message-data.js';
 export { formatCloseMessage } from './close.js';
 export { PreparedMessage } from './prepared.js';
 export { joinMessages } from './join.js';

@@ -37,7 +37,7 @@ export class MemorySocket extends Duplex {
       return;
     }
     // A copy, as a socket hands its peer fresh memory: the receiving side unmasks in place, and
-    // the sender reuses its pooled write buffers as soon as the write completes.
+    // the sender reuses its pooled batch buffers as soon as the write completes.
     if (peer.push(Buffer.from(chunk))) callback();
     else peer.#peerWrite = callback;
   }

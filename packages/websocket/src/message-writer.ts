@@ -5,6 +5,9 @@
  */
 
 import { Writable } from 'node:stream';
+import { invalidData, toPayload } from './message-data.js';
+
+type WriteCallback = (err?: Error | null) => void;
 
 /** Where a {@link MessageWriter} sends its frames: the connection's write half. */
 export interface FragmentSink {
@@ -44,6 +47,52 @@ export class MessageWriter extends Writable {
     this.#sink = sink;
   }
 
+  /**
+   * Writes the next piece of the message: a string, or bytes in any form `writeMessage` takes
+   * (a `Float32Array` sends its own bytes). Anything else sends nothing: the callback and an
+   * `'error'` event get a `TypeError` (the stream is destroyed), instead of a synchronous throw.
+   */
+  override write(chunk: unknown, callback?: WriteCallback): boolean;
+  override write(chunk: unknown, encoding: BufferEncoding, callback?: WriteCallback): boolean;
+  override write(
+    chunk: unknown,
+    encoding?: BufferEncoding | WriteCallback,
+    callback?: WriteCallback,
+  ): boolean {
+    const payload = toPayload(chunk);
+    if (payload === undefined) {
+      this.#refuse(chunk, typeof encoding === 'function' ? encoding : callback);
+      return false;
+    }
+    return super.write(payload, encoding as BufferEncoding, callback);
+  }
+
+  /** Ends the message, after writing `chunk` if given (as {@link MessageWriter.write} takes it). */
+  override end(callback?: () => void): this;
+  override end(chunk: unknown, callback?: () => void): this;
+  override end(chunk: unknown, encoding: BufferEncoding, callback?: () => void): this;
+  override end(
+    chunk?: unknown,
+    encoding?: BufferEncoding | (() => void),
+    callback?: () => void,
+  ): this {
+    if (typeof chunk === 'function' || chunk === undefined || chunk === null) {
+      return super.end(chunk as () => void);
+    }
+    const payload = toPayload(chunk);
+    if (payload === undefined) {
+      this.#refuse(chunk, typeof encoding === 'function' ? encoding : callback);
+      return this;
+    }
+    return super.end(payload, encoding as BufferEncoding, callback);
+  }
+
+  #refuse(chunk: unknown, callback: WriteCallback | undefined): void {
+    const err = invalidData(chunk);
+    if (callback !== undefined) process.nextTick(callback, err);
+    this.destroy(err);
+  }
+
   override _write(
     chunk: Buffer,
     _encoding: BufferEncoding,
@@ -80,9 +129,12 @@ export class MessageWriter extends Writable {
     callback(err);
   }
 
+  // Sends the held piece when nothing followed it within its tick. While an earlier frame waits for
+  // the socket it stays held: the next write or end() may still join it, and it goes once that
+  // frame is done.
   #sendHeld(): void {
     const held = this.#held;
-    if (held === null || this.writableFinished || this.destroyed) return;
+    if (held === null || this.#sending || this.writableEnded || this.destroyed) return;
     this.#held = null;
     this.#send(held, false, (err) => {
       if (err) this.destroy(err);
@@ -102,7 +154,10 @@ export class MessageWriter extends Writable {
       this.#sending = false;
       next.callback(err);
       if (!this.#sending) this.#sendNext();
-      if (!this.#sending) this.#releaseWaiting();
+      if (!this.#sending) {
+        this.#releaseWaiting();
+        if (this.#held !== null) process.nextTick(() => this.#sendHeld());
+      }
     };
     let pending: Promise<void> | undefined;
     try {

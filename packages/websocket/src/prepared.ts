@@ -13,6 +13,7 @@ import {
   type MessageType,
 } from './constants.js';
 import { frameHeaderLength, writeFrameHeader } from './frame-writer.js';
+import { invalidData, toPayload, type MessageData } from './message-data.js';
 
 /**
  * PreparedMessage caches the wire form of a message so that broadcasting it to many connections
@@ -33,15 +34,19 @@ export class PreparedMessage {
 
   /**
    * @param type - the message type.
-   * @param data - the payload; a string is encoded as UTF-8. It is copied.
+   * @param data - the payload, in any form `writeMessage` takes; a string is encoded as UTF-8.
+   *   It is copied.
    * @throws {RangeError} for an unknown type, or a control payload over 125 bytes.
+   * @throws {TypeError} when `data` is neither text nor bytes.
    */
-  constructor(type: MessageType, data: Buffer | Uint8Array | string) {
+  constructor(type: MessageType, data: MessageData) {
     if (![1, 2, CloseMessage, PingMessage, PongMessage].includes(type)) {
       throw new RangeError(`websocket: bad message type ${String(type)}`);
     }
+    const payload = toPayload(data);
+    if (payload === undefined) throw invalidData(data);
     this.type = type;
-    this.data = typeof data === 'string' ? Buffer.from(data, 'utf8') : Buffer.from(data);
+    this.data = Buffer.from(payload);
     if (type >= CloseMessage && this.data.length > MAX_CONTROL_PAYLOAD) {
       throw new RangeError('websocket: control frame payload over 125 bytes');
     }

@@ -74,11 +74,16 @@ export interface UpgraderOptions extends BufferLimitOptions {
    */
   readBufferSize?: number;
   /**
-   * The size of the write buffer (bytes) that gathers the frames written in one tick. Frames
-   * larger than it go to the socket without a copy. Default 16,384.
+   * The largest buffer (bytes) that gathers frames for one socket write: frames written in one
+   * tick, or while the socket is still busy with earlier ones, are copied into batch buffers that
+   * start at 1 KiB and double up to this size. Frames larger than it go to the socket without a
+   * copy. Default 16,384.
    */
   writeBufferSize?: number;
-  /** Where write buffers come from; by default each connection keeps its own. */
+  /**
+   * Where batch buffers of `writeBufferSize` come from and return to once written; by default
+   * they are allocated as needed. An idle connection holds no write buffer either way.
+   */
   writeBufferPool?: BufferPool;
   /**
    * The subprotocols the server supports. The client's first offer found here is selected. When

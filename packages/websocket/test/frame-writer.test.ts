@@ -1,6 +1,5 @@
 import { Duplex } from 'node:stream';
 import type { BufferPool } from '../src/buffer-pool';
-import { SimpleBufferPool } from '../src/buffer-pool';
 import { FrameWriter, frameHeaderLength, writeFrameHeader } from '../src/frame-writer';
 import { settle } from '../../../test/helpers/async';
 import { parseFrame, type ParsedFrame } from '../../../test/helpers/frames';
@@ -266,40 +265,48 @@ describe('write buffers and BufferPool', () => {
     }
   }
 
-  test('a write buffer comes from the pool and returns once the socket has written it', async () => {
+  test('a batch that grows to writeBufferSize takes its buffers from the pool, back once written', async () => {
     const pool = new SpyPool();
     const pooled = Buffer.alloc(4096);
     pool.free.push(pooled);
     const socket = new CaptureSocket();
     socket.hold = true;
     const writer = new FrameWriter(socket, false, 4096, pool);
-    writer.writeFrame(1, true, false, 'pooled');
+    // 8 KiB of frames: batch buffers of 1 KiB and 2 KiB first, then full ones from the pool.
+    for (let i = 0; i < 40; i++) writer.writeFrame(2, true, false, Buffer.alloc(200, i));
     await nextTick();
     expect(pool.given).toEqual([pooled]);
-    expect(socket.writes[0]![0]!.buffer).toBe(pooled.buffer);
+    expect(socket.writes[0]!.some((chunk) => chunk.buffer === pooled.buffer)).toBe(true);
     // Still in the socket's hands: not back yet.
     expect(pool.returned).toEqual([]);
     socket.release();
     await settle();
-    expect(pool.returned).toEqual([pooled]);
-    // The next batch reuses it.
-    writer.writeFrame(1, true, false, 'again');
-    await nextTick();
-    expect(socket.writes[1]![0]!.buffer).toBe(pooled.buffer);
-    await settle();
-    expect(pool.returned).toEqual([pooled, pooled]);
+    expect(pool.returned).toContain(pooled);
+    // Buffers allocated when the pool ran dry are given to it too.
+    expect(pool.returned.length).toBeGreaterThan(1);
+    expect(pool.returned.every((buffer) => buffer.length === 4096)).toBe(true);
+    const parsed = frames(socket.bytes());
+    expect(parsed).toHaveLength(40);
+    parsed.forEach((f, i) => expect(f.payload.equals(Buffer.alloc(200, i))).toBe(true));
   });
 
-  test('buffers allocated when the pool is empty are given to the pool afterwards', async () => {
-    const pool = new SimpleBufferPool();
-    const socket = new CaptureSocket();
-    const writer = new FrameWriter(socket, false, 2048, pool);
-    expect(pool.get()).toBeUndefined();
-    writer.writeFrame(1, true, false, 'x');
-    await settle();
-    const back = pool.get();
-    expect(back).toBeInstanceOf(Buffer);
-    expect(back!.length).toBe(2048);
+  test('a small batch takes a small buffer, not one of writeBufferSize', async () => {
+    const pool = new SpyPool();
+    const allocations = jest.spyOn(Buffer, 'allocUnsafe');
+    const allocationsSlow = jest.spyOn(Buffer, 'allocUnsafeSlow');
+    try {
+      const socket = new CaptureSocket();
+      const writer = new FrameWriter(socket, false, 16384, pool);
+      writer.writeFrame(1, true, false, 'small');
+      await nextTick();
+      expect(allocations.mock.calls.map(([size]) => size)).toEqual([1024]);
+      expect(allocationsSlow).not.toHaveBeenCalled();
+      expect(pool.given).toEqual([]);
+      expect(frames(socket.bytes()).map((f) => f.payload.toString())).toEqual(['small']);
+    } finally {
+      allocations.mockRestore();
+      allocationsSlow.mockRestore();
+    }
   });
 
   test('an idle writer holds no buffer: every buffer taken is returned', async () => {
@@ -355,5 +362,105 @@ describe('backpressure', () => {
     const done = writer.drained();
     writer.abort();
     await expect(done).resolves.toBeUndefined();
+  });
+});
+
+describe('while the socket is busy', () => {
+  test('frames written meanwhile wait, and go in one write once it is done', async () => {
+    const socket = new CaptureSocket();
+    socket.hold = true;
+    const writer = new FrameWriter(socket, false, 4096, undefined);
+    writer.writeFrame(1, true, false, 'first');
+    await nextTick();
+    expect(socket.writes).toHaveLength(1);
+    for (let tick = 0; tick < 5; tick++) {
+      writer.writeFrame(1, true, false, `held ${tick}`);
+      await nextTick();
+    }
+    // Nothing more was handed over: the frames wait, counted.
+    expect(socket.writes).toHaveLength(1);
+    expect(writer.bufferedAmount).toBe(5 * 8 + socket.writableLength);
+    socket.release();
+    await settle();
+    expect(socket.writes).toHaveLength(2);
+    expect(frames(Buffer.concat(socket.writes[1]!)).map((f) => f.payload.toString())).toEqual([
+      'held 0',
+      'held 1',
+      'held 2',
+      'held 3',
+      'held 4',
+    ]);
+  });
+
+  test('drained() gives every writer waiting on the same drain one promise', async () => {
+    const socket = new CaptureSocket(16);
+    socket.hold = true;
+    const writer = new FrameWriter(socket, false, 4096, undefined);
+    writer.writeFrame(2, true, false, Buffer.alloc(100));
+    const first = writer.drained();
+    writer.writeFrame(2, true, false, Buffer.alloc(100));
+    expect(writer.drained()).toBe(first);
+    await nextTick();
+    socket.release(); // the first batch is done; the second goes and is held in turn
+    await settle();
+    socket.release();
+    await first;
+    expect(writer.backedUp).toBe(false);
+  });
+
+  test('only the latest ping is answered while a pong is owed; it goes once the socket is free', async () => {
+    const socket = new CaptureSocket();
+    socket.hold = true;
+    const writer = new FrameWriter(socket, false, 4096, undefined);
+    let resumed = 0;
+    const resume = (): void => void resumed++;
+    // The socket is free: the pong is an ordinary frame.
+    expect(writer.writePong(Buffer.from('p0'), resume)).toBe(true);
+    await nextTick();
+    expect(socket.writes).toHaveLength(1);
+    // Busy: the first pong waits in its slot, later ones replace it and report the backlog.
+    expect(writer.writePong(Buffer.from('p1'), resume)).toBe(true);
+    expect(writer.writePong(Buffer.from('p2'), resume)).toBe(false);
+    expect(writer.writePong(Buffer.from('p3-latest'), resume)).toBe(false);
+    expect(writer.bufferedAmount).toBe(2 + 9 + socket.writableLength);
+    expect(resumed).toBe(0);
+    socket.release();
+    await settle();
+    expect(resumed).toBe(1);
+    expect(frames(socket.bytes()).map((f) => [f.opcode, f.payload.toString()])).toEqual([
+      [10, 'p0'],
+      [10, 'p3-latest'],
+    ]);
+  });
+
+  test('a pong owed goes before a close frame', async () => {
+    const socket = new CaptureSocket();
+    socket.hold = true;
+    const writer = new FrameWriter(socket, true, 4096, undefined);
+    writer.writeFrame(2, true, false, Buffer.alloc(10));
+    await nextTick();
+    writer.writePong(Buffer.from('owed'), () => {});
+    writer.writeFrame(8, true, false, Buffer.from([0x03, 0xe8]));
+    socket.release();
+    await settle();
+    expect(frames(socket.bytes()).map((f) => [f.opcode, f.masked])).toEqual([
+      [2, true],
+      [10, true],
+      [8, true],
+    ]);
+  });
+
+  test('flush() hands over what waits even while the socket is busy (to end it)', async () => {
+    const socket = new CaptureSocket();
+    socket.hold = true;
+    const writer = new FrameWriter(socket, false, 4096, undefined);
+    writer.writeFrame(1, true, false, 'a');
+    await nextTick();
+    writer.writeFrame(1, true, false, 'b');
+    writer.flush();
+    expect(socket.writes).toHaveLength(1); // the socket itself queues the second batch
+    socket.release();
+    await settle();
+    expect(frames(socket.bytes()).map((f) => f.payload.toString())).toEqual(['a', 'b']);
   });
 });
